@@ -1,0 +1,17 @@
+//! # lgpo-core
+//!
+//! The tensor side of lgpo (Likelihood-Gated Policy Optimization): a Qwen2/Qwen2.5 causal LM on
+//! candle with a differentiable training forward, log-probs without gradient, batched generation
+//! with a KV cache, and the Qwen2 tokenizer. Plain Rust, usable and tested without Node.
+//!
+//! Modules, one concept each:
+//! - [`model`]: config, checkpoint loading, the training forward and the KV-cache decode path.
+//! - [`ops`]: custom ops with forward and backward (rms_norm, rope).
+//! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
+//! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
+
+pub mod error;
+pub mod ops;
+pub mod rng;
+
+pub use error::{Error, Result};
