@@ -1,0 +1,31 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// Root of the repository (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Committed golden fixtures of this crate.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A file of the shared reference data (`LGPO_DATA_DIR`, default `../shared/data` beside the
+/// repository). When it is absent the test is skipped with a message, except under `CI=true`,
+/// where a missing data file is a failure.
+pub fn data_file(relative: &str) -> Option<PathBuf> {
+    let dir =
+        std::env::var_os("LGPO_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/data"));
+    let path = dir.join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("reference data {} is missing (CI=true: set LGPO_DATA_DIR or provide ../shared/data)", path.display());
+    }
+    eprintln!("SKIPPED: reference data {} is absent (set LGPO_DATA_DIR to run this test)", path.display());
+    None
+}
