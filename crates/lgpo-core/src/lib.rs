@@ -11,6 +11,7 @@
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 
 pub mod error;
+pub mod generate;
 pub mod model;
 pub mod ops;
 pub mod rng;

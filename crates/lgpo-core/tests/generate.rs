@@ -1,0 +1,159 @@
+//! Batched generation against the training forward of the same model.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor};
+use lgpo_core::generate::{generate, Decoder, FinishReason, SamplingParams};
+use lgpo_core::model::{Grad, Qwen2, Sequence};
+
+fn model() -> Qwen2 {
+    Qwen2::load(common::fixtures_dir().join("tiny_tied"), &Device::Cpu, DType::F32).unwrap()
+}
+
+fn prompts() -> Vec<Vec<u32>> {
+    vec![vec![5, 17, 99], vec![42, 8, 8, 3, 77, 120, 64], vec![11], vec![90, 91]]
+}
+
+/// Next-token logits after `tokens`, from a full forward of the unpadded sequence.
+fn full_forward_logits(model: &Qwen2, tokens: &[u32]) -> Vec<f32> {
+    let t = tokens.len();
+    let ids = Tensor::new(tokens, &Device::Cpu).unwrap().reshape((1, t)).unwrap();
+    let mask = Tensor::ones((1, t), DType::U32, &Device::Cpu).unwrap();
+    let positions = Tensor::arange(0u32, t as u32, &Device::Cpu).unwrap().reshape((1, t)).unwrap();
+    let logits = model.logits(&ids, &mask, &positions, Grad::None).unwrap();
+    logits.get(0).unwrap().get(t - 1).unwrap().to_vec1().unwrap()
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |m, (i, &x)| if x > m.1 { (i, x) } else { m }).0 as u32
+}
+
+fn greedy(max_new_tokens: usize, stop_token_ids: Vec<u32>) -> SamplingParams {
+    SamplingParams { temperature: 0.0, max_new_tokens, stop_token_ids, ..SamplingParams::default() }
+}
+
+#[test]
+fn greedy_equals_argmax_of_repeated_full_forwards() {
+    let model = model();
+    // Pick a stop token that one row produces early, so rows finish at different steps and the
+    // batch is compacted mid-generation.
+    let free = generate(&model, &prompts(), &greedy(10, vec![])).unwrap();
+    let stop = free[1].tokens[3];
+    let outputs = generate(&model, &prompts(), &greedy(10, vec![stop])).unwrap();
+    assert!(outputs.iter().any(|o| o.finish_reason == FinishReason::Stop));
+    for (prompt, out) in prompts().iter().zip(&outputs) {
+        let mut seq = prompt.clone();
+        for &token in &out.tokens {
+            assert_eq!(token, argmax(&full_forward_logits(&model, &seq)), "after {seq:?}");
+            seq.push(token);
+        }
+        match out.finish_reason {
+            FinishReason::Stop => assert_eq!(*out.tokens.last().unwrap(), stop),
+            FinishReason::Length => {
+                assert_eq!(out.tokens.len(), 10);
+                assert!(!out.tokens.contains(&stop));
+            }
+        }
+    }
+}
+
+#[test]
+fn sampling_logprobs_equal_training_logprobs_at_temperature_one() {
+    let model = model();
+    let params = SamplingParams { max_new_tokens: 12, seed: 3, ..SamplingParams::default() };
+    let outputs = generate(&model, &prompts(), &params).unwrap();
+    let sequences: Vec<Sequence> = prompts()
+        .into_iter()
+        .zip(&outputs)
+        .map(|(prompt, out)| Sequence { prompt, response: out.tokens.clone() })
+        .collect();
+    let scores = model.score(&sequences, 4).unwrap();
+    for (out, score) in outputs.iter().zip(&scores) {
+        let err = out.logprobs.iter().zip(&score.logprobs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(err < 1e-4, "sampling vs training log-probs differ by {err:e}");
+    }
+}
+
+#[test]
+fn same_seed_gives_same_tokens() {
+    let model = model();
+    let params =
+        |seed| SamplingParams { max_new_tokens: 16, temperature: 1.2, top_p: 0.95, seed, ..SamplingParams::default() };
+    let a = generate(&model, &prompts(), &params(7)).unwrap();
+    let b = generate(&model, &prompts(), &params(7)).unwrap();
+    let c = generate(&model, &prompts(), &params(8)).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a.iter().map(|g| &g.tokens).collect::<Vec<_>>(), c.iter().map(|g| &g.tokens).collect::<Vec<_>>());
+}
+
+/// A row's output depends on its prompt, the seed and its index only, not on the rows padded and
+/// compacted beside it.
+#[test]
+fn rows_do_not_depend_on_their_neighbours() {
+    let model = model();
+    let params =
+        SamplingParams { max_new_tokens: 16, stop_token_ids: vec![7, 30, 64], seed: 5, ..SamplingParams::default() };
+    let mut other = prompts();
+    other[1] = vec![3; 20];
+    let a = generate(&model, &prompts(), &params).unwrap();
+    let b = generate(&model, &other, &params).unwrap();
+    for row in [0, 2, 3] {
+        assert_eq!(a[row].tokens, b[row].tokens, "row {row}");
+        let err = a[row].logprobs.iter().zip(&b[row].logprobs).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(err < 1e-5, "row {row}: log-probs differ by {err:e}");
+    }
+}
+
+#[test]
+fn kv_cache_decode_step_equals_full_forward() {
+    let model = model();
+    let mut sequences = prompts();
+    let (mut decoder, mut logits) = Decoder::prefill(&model, &sequences, 8).unwrap();
+    let check = |logits: &Tensor, sequences: &[Vec<u32>]| {
+        let rows: Vec<Vec<f32>> = logits.to_vec2().unwrap();
+        for (row, seq) in rows.iter().zip(sequences) {
+            let full = full_forward_logits(&model, seq);
+            let err = row.iter().zip(&full).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-4, "after {seq:?}: cached and full logits differ by {err:e}");
+        }
+    };
+    check(&logits, &sequences);
+    for step in 0..6u32 {
+        if step == 3 {
+            decoder.keep_rows(&[0, 2, 3]).unwrap(); // drop row 1 mid-way
+            sequences.remove(1);
+        }
+        let tokens: Vec<u32> = (0..sequences.len() as u32).map(|r| (r * 31 + step * 7 + 1) % 128).collect();
+        sequences.iter_mut().zip(&tokens).for_each(|(s, &t)| s.push(t));
+        logits = decoder.step(&tokens).unwrap();
+        check(&logits, &sequences);
+    }
+}
+
+#[test]
+fn top_k_one_is_greedy_with_probability_one() {
+    let model = model();
+    let greedy_out = generate(&model, &prompts(), &greedy(8, vec![])).unwrap();
+    let params = SamplingParams { top_k: 1, max_new_tokens: 8, seed: 9, ..SamplingParams::default() };
+    let top1 = generate(&model, &prompts(), &params).unwrap();
+    for (g, t) in greedy_out.iter().zip(&top1) {
+        assert_eq!(g.tokens, t.tokens);
+        assert!(t.logprobs.iter().all(|&lp| lp == 0.0));
+    }
+}
+
+#[test]
+fn bad_arguments_are_rejected_by_name() {
+    let model = model();
+    let err =
+        |prompts: Vec<Vec<u32>>, params: SamplingParams| generate(&model, &prompts, &params).unwrap_err().to_string();
+    let ok = || SamplingParams { max_new_tokens: 4, ..SamplingParams::default() };
+    assert!(err(vec![], ok()).contains("prompts"));
+    assert!(err(vec![vec![1], vec![]], ok()).contains("prompts[1] is empty"));
+    assert!(err(vec![vec![1, 128]], ok()).contains("prompts[0][1] = 128"));
+    assert!(err(vec![vec![1]], SamplingParams { temperature: -1.0, ..ok() }).contains("temperature"));
+    assert!(err(vec![vec![1]], SamplingParams { top_p: 0.0, ..ok() }).contains("top_p"));
+    assert!(err(vec![vec![1]], SamplingParams { max_new_tokens: 0, ..ok() }).contains("max_new_tokens"));
+    assert!(err(vec![vec![1]], SamplingParams { stop_token_ids: vec![500], ..ok() }).contains("stop_token_ids"));
+    assert!(err(vec![vec![1; 100]], SamplingParams { max_new_tokens: 29, ..ok() }).contains("max_position_embeddings"));
+}
