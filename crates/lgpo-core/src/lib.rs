@@ -15,5 +15,6 @@ pub mod generate;
 pub mod model;
 pub mod ops;
 pub mod rng;
+pub mod tokenizer;
 
 pub use error::{Error, Result};
