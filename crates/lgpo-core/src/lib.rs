@@ -6,7 +6,7 @@
 //!
 //! Modules, one concept each:
 //! - [`model`]: config, checkpoint loading, the training forward and the KV-cache decode path.
-//! - [`ops`]: custom ops with forward and backward (rms_norm, rope).
+//! - [`ops`]: custom ops with forward and backward (rms_norm, rope, the fused per-token log-prob).
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, D};
-use lgpo_core::model::{token_stats_naive, Grad, Qwen2, Sequence, TokenStats};
+use lgpo_core::model::{Grad, LogprobPath, Qwen2, Sequence, SequenceBatch, TokenStats};
 
 struct Golden {
     tensors: HashMap<String, Tensor>,
@@ -41,8 +41,10 @@ fn max_abs_diff_masked(a: &Tensor, b: &Tensor, mask: &Tensor) -> f32 {
     diff.iter().flatten().zip(mask.iter().flatten()).filter(|(_, &m)| m > 0.0).map(|(d, _)| *d).fold(0.0, f32::max)
 }
 
+const PATHS: [LogprobPath; 2] = [LogprobPath::Fused, LogprobPath::Naive];
+
 /// Log-probs and entropies of token t+1 at every position t, through the model's hidden states.
-fn shifted_stats(model: &Qwen2, golden: &Golden, grad: Grad) -> TokenStats {
+fn shifted_stats(model: &Qwen2, golden: &Golden, grad: Grad, path: LogprobPath) -> TokenStats {
     let (ids, mask, pos) = (golden.ids("input_ids"), golden.ids("attention_mask"), golden.ids("position_ids"));
     let hidden = model.forward_hidden(&ids, &mask, &pos, grad).unwrap();
     let (b, t, d) = hidden.dims3().unwrap();
@@ -51,7 +53,7 @@ fn shifted_stats(model: &Qwen2, golden: &Golden, grad: Grad) -> TokenStats {
     let head = if model.config().tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
     let head = model.params().iter().find(|(n, _)| n == head).unwrap().1.as_tensor().clone();
     let head = if grad == Grad::Track { head } else { head.detach() };
-    let stats = token_stats_naive(&scored, &head, &targets).unwrap();
+    let stats = path.token_stats(&scored, &head, &targets).unwrap();
     TokenStats {
         logprobs: stats.logprobs.reshape((b, t - 1)).unwrap(),
         entropy: stats.entropy.reshape((b, t - 1)).unwrap(),
@@ -66,18 +68,27 @@ fn check_forward(name: &str) {
     let err = max_abs_diff_masked(&logits, golden.get("logits"), golden.get("attention_mask"));
     assert!(err < 1e-4, "{name}: logits differ from transformers by {err:e}");
 
-    let stats = shifted_stats(&model, &golden, Grad::None);
-    let valid = golden.get("valid");
-    let err = max_abs_diff_masked(&stats.logprobs, golden.get("logprobs"), valid);
-    assert!(err < 1e-4, "{name}: log-probs differ from transformers by {err:e}");
-    let err = max_abs_diff_masked(&stats.entropy, golden.get("entropy"), valid);
-    assert!(err < 1e-4, "{name}: entropies differ from transformers by {err:e}");
+    for path in PATHS {
+        let stats = shifted_stats(&model, &golden, Grad::None, path);
+        let valid = golden.get("valid");
+        let err = max_abs_diff_masked(&stats.logprobs, golden.get("logprobs"), valid);
+        assert!(err < 1e-4, "{name} {path:?}: log-probs differ from transformers by {err:e}");
+        let err = max_abs_diff_masked(&stats.entropy, golden.get("entropy"), valid);
+        assert!(err < 1e-4, "{name} {path:?}: entropies differ from transformers by {err:e}");
+    }
 }
 
 fn check_gradients(name: &str) {
-    let golden = Golden::load(name);
-    let model = Qwen2::load(common::fixtures_dir().join(name), &Device::Cpu, DType::F32).unwrap();
-    let stats = shifted_stats(&model, &golden, Grad::Track);
+    for path in PATHS {
+        check_gradients_with(name, path);
+    }
+}
+
+fn check_gradients_with(fixture: &str, path: LogprobPath) {
+    let golden = Golden::load(fixture);
+    let model = Qwen2::load(common::fixtures_dir().join(fixture), &Device::Cpu, DType::F32).unwrap();
+    let name = format!("{fixture} {path:?}");
+    let stats = shifted_stats(&model, &golden, Grad::Track, path);
     let loss = (stats.logprobs * golden.get("weights")).unwrap().sum_all().unwrap();
     let expected_loss = golden.get("loss").to_vec1::<f32>().unwrap()[0];
     let got_loss = loss.to_scalar::<f32>().unwrap();
@@ -174,6 +185,37 @@ fn response_scores_match_transformers() {
             assert_eq!(got.logprobs.len(), want.len());
             let err = got.logprobs.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(err < 1e-4, "row {row}, micro-batch {micro_batch}: log-probs off by {err:e}");
+        }
+    }
+}
+
+/// The fused and naive log-prob paths agree through the model, tied and untied: log-probs,
+/// entropies and the gradient of every parameter.
+#[test]
+fn fused_and_naive_paths_agree_through_the_model() {
+    let sequences = vec![
+        Sequence { prompt: vec![3, 17, 5], response: vec![9, 2, 44, 7] },
+        Sequence { prompt: vec![1], response: vec![60, 61] },
+    ];
+    for fixture in ["tiny_tied", "tiny_untied"] {
+        let model = Qwen2::load(common::fixtures_dir().join(fixture), &Device::Cpu, DType::F32).unwrap();
+        let batch = SequenceBatch::new(&sequences, model.config().vocab_size, &Device::Cpu).unwrap();
+        let run = |path| {
+            let stats = model.response_stats_with(&batch, Grad::Track, path).unwrap();
+            let grads = (&stats.logprobs * &batch.response_mask).unwrap().sum_all().unwrap().backward().unwrap();
+            let grads: Vec<Tensor> = model.params().iter().map(|(_, v)| grads.get(v).unwrap().clone()).collect();
+            (stats, grads)
+        };
+        let ((fused, fused_grads), (naive, naive_grads)) = (run(LogprobPath::Fused), run(LogprobPath::Naive));
+        let close = |a: &Tensor, b: &Tensor, what: &str| {
+            let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let err = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(err <= 1e-5 * (1.0 + scale), "{fixture}: {what} differ by {err:e} (scale {scale})");
+        };
+        close(&fused.logprobs, &naive.logprobs, "log-probs");
+        close(&fused.entropy, &naive.entropy, "entropies");
+        for ((name, _), (f, n)) in model.params().iter().zip(fused_grads.iter().zip(&naive_grads)) {
+            close(f, n, &format!("gradients of {name}"));
         }
     }
 }

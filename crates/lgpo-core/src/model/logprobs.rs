@@ -2,25 +2,63 @@
 
 use candle_core::{DType, Tensor, D};
 
-use crate::ops::log_sum_exp;
+use crate::ops::{fused_token_stats, log_sum_exp};
 use crate::{bail_input, Result};
 
 /// Per-token statistics of the next-token distribution at scored positions.
 #[derive(Debug, Clone)]
 pub struct TokenStats {
-    /// log π(target | prefix), f32.
+    /// log π(target | prefix), f32 (f64 for f64 inputs).
     pub logprobs: Tensor,
-    /// Entropy −Σ p log p of the whole next-token distribution, f32.
+    /// Entropy −Σ p log p of the whole next-token distribution, f32 (f64 for f64 inputs).
     pub entropy: Tensor,
 }
 
-/// The reference path: logits (N, V) are materialised in f32, then
+/// How final hidden states and the LM head become [`TokenStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogprobPath {
+    /// [`fused_token_stats`] (the default): tiles over tokens and vocabulary with an online
+    /// log-sum-exp, extra memory O(tile) instead of O(tokens × V). Its entropy is a metric
+    /// without gradient.
+    #[default]
+    Fused,
+    /// [`token_stats_naive`]: materialises the (tokens, V) f32 logits. Its entropy is
+    /// differentiable too (for an entropy term in a loss).
+    Naive,
+}
+
+impl LogprobPath {
+    /// [`TokenStats`] of `hidden` (N, d) under `head` (V, d) for `targets` (N) u32.
+    pub fn token_stats(self, hidden: &Tensor, head: &Tensor, targets: &Tensor) -> Result<TokenStats> {
+        match self {
+            LogprobPath::Fused => fused_token_stats(hidden, head, targets),
+            LogprobPath::Naive => token_stats_naive(hidden, head, targets),
+        }
+    }
+}
+
+/// The reference path: logits (N, V) are materialised in f32 (f64 for f64 inputs), then
 /// log p(target) = logit(target) − logsumexp(logits) and H = logsumexp − Σ p · logit.
 /// `hidden` is (N, d), `head` (V, d), `targets` (N) u32. Differentiable in hidden and head.
 pub fn token_stats_naive(hidden: &Tensor, head: &Tensor, targets: &Tensor) -> Result<TokenStats> {
-    let (n, d) = hidden.dims2()?;
-    let (_, hd) = head.dims2()?;
-    if d != hd || targets.dims() != [n] {
+    check_token_stats_inputs(hidden, head, targets)?;
+    let acc = if hidden.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
+    let logits = hidden.matmul(&head.t()?)?.to_dtype(acc)?; // (N, V)
+    let lse = log_sum_exp(&logits)?; // (N, 1)
+    let target_logits = logits.gather(&targets.unsqueeze(1)?, 1)?; // (N, 1)
+    let logprobs = (target_logits - &lse)?.squeeze(1)?;
+    let probs = logits.broadcast_sub(&lse)?.exp()?;
+    let entropy = (lse.squeeze(1)? - (probs * &logits)?.sum(D::Minus1)?)?;
+    Ok(TokenStats { logprobs, entropy })
+}
+
+/// Checks `hidden` (N, d), `head` (V, d) of one float dtype and `targets` (N) u32 below V.
+pub(crate) fn check_token_stats_inputs(hidden: &Tensor, head: &Tensor, targets: &Tensor) -> Result<()> {
+    let fits = match (hidden.dims(), head.dims(), targets.dims()) {
+        (&[n, d], &[v, hd], &[tn]) => d == hd && n == tn && d > 0 && v > 0,
+        _ => false,
+    };
+    if !fits {
         bail_input!(
             "token_stats: hidden {:?}, head {:?} and targets {:?} do not fit (N, d), (V, d), (N)",
             hidden.shape(),
@@ -28,13 +66,21 @@ pub fn token_stats_naive(hidden: &Tensor, head: &Tensor, targets: &Tensor) -> Re
             targets.shape()
         );
     }
-    let logits = hidden.matmul(&head.t()?)?.to_dtype(DType::F32)?; // (N, V)
-    let lse = log_sum_exp(&logits)?; // (N, 1)
-    let target_logits = logits.gather(&targets.unsqueeze(1)?, 1)?; // (N, 1)
-    let logprobs = (target_logits - &lse)?.squeeze(1)?;
-    let probs = logits.broadcast_sub(&lse)?.exp()?;
-    let entropy = (lse.squeeze(1)? - (probs * &logits)?.sum(D::Minus1)?)?;
-    Ok(TokenStats { logprobs, entropy })
+    if hidden.dtype() != head.dtype() || targets.dtype() != DType::U32 {
+        bail_input!(
+            "token_stats: hidden is {:?}, head {:?}, targets {:?}; expected one float dtype and u32 targets",
+            hidden.dtype(),
+            head.dtype(),
+            targets.dtype()
+        );
+    }
+    if targets.elem_count() > 0 {
+        let (max, vocab) = (targets.max(0)?.to_scalar::<u32>()? as usize, head.dim(0)?);
+        if max >= vocab {
+            bail_input!("token_stats: target id {max} is not below the vocabulary size {vocab}");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

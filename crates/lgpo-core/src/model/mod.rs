@@ -21,13 +21,14 @@ pub use batch::{Sequence, SequenceBatch};
 pub use config::Qwen2Config;
 pub use kv_cache::KvCache;
 pub use layers::positions_from_mask;
-pub use logprobs::{token_stats_naive, TokenStats};
-pub use params::{CheckpointSource, DetachedParams, ParamSource, RandomInit};
+pub(crate) use logprobs::check_token_stats_inputs;
+pub use logprobs::{token_stats_naive, LogprobPath, TokenStats};
+pub use params::{CheckpointSource, ParamSource, RandomInit};
 pub use weights::CheckpointReader;
 
 pub(crate) use layers::attention_bias;
 use layers::{Network, RotaryTable};
-use params::Trainable;
+use params::{DetachedParams, Trainable};
 
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
@@ -161,15 +162,21 @@ impl Qwen2 {
 
     /// Log-probs and entropies (B, R) of the response tokens of `batch`; padded response
     /// positions hold finite values to be masked with `batch.response_mask`. With
-    /// [`Grad::Track`] the log-probs are differentiable in every parameter.
+    /// [`Grad::Track`] the log-probs are differentiable in every parameter. Uses the fused
+    /// log-prob path ([`LogprobPath::Fused`]), whose entropy has no gradient.
     pub fn response_stats(&self, batch: &SequenceBatch, grad: Grad) -> Result<TokenStats> {
+        self.response_stats_with(batch, grad, LogprobPath::Fused)
+    }
+
+    /// [`Qwen2::response_stats`] through the given log-prob `path`.
+    pub fn response_stats_with(&self, batch: &SequenceBatch, grad: Grad, path: LogprobPath) -> Result<TokenStats> {
         let hidden = self.forward_hidden(&batch.input_ids, &batch.attention_mask, &batch.position_ids, grad)?;
         let (b, r) = (batch.len(), batch.response_width);
         let d = self.config.hidden_size;
         // Response token j (column P + j) is predicted at column P + j − 1.
         let scored = hidden.narrow(1, batch.prompt_width - 1, r)?.reshape((b * r, d))?;
         let targets = batch.response_ids()?.flatten_all()?;
-        let stats = token_stats_naive(&scored, self.network(grad).lm_head(), &targets)?;
+        let stats = path.token_stats(&scored, self.network(grad).lm_head(), &targets)?;
         Ok(TokenStats { logprobs: stats.logprobs.reshape((b, r))?, entropy: stats.entropy.reshape((b, r))? })
     }
 
@@ -219,6 +226,35 @@ impl Qwen2 {
                 bail_input!("{name} holds {max}, which is not below {limit}");
             }
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_config() -> Qwen2Config {
+        let json = r#"{"vocab_size": 32, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 64}"#;
+        Qwen2Config::from_json_str(json, Path::new("test")).unwrap()
+    }
+
+    /// The no-grad path reads the parameters' storage, so in-place updates (what an optimizer
+    /// does) are seen by both paths.
+    #[test]
+    fn no_grad_path_sees_in_place_updates() -> Result<()> {
+        let model = Qwen2::random(tiny_config(), 3, &Device::Cpu, DType::F32)?;
+        let seqs = vec![Sequence { prompt: vec![1, 2, 3], response: vec![4, 5] }];
+        let before = model.score(&seqs, 1)?;
+        for (_, var) in model.params() {
+            var.set(&(var.as_tensor() * 3.0)?)?;
+        }
+        let after = model.score(&seqs, 1)?;
+        let batch = SequenceBatch::new(&seqs, 32, &Device::Cpu)?;
+        let tracked: Vec<Vec<f32>> = model.response_stats(&batch, Grad::Track)?.logprobs.to_vec2()?;
+        assert_ne!(before[0].logprobs, after[0].logprobs);
+        assert_eq!(after[0].logprobs, tracked[0]);
         Ok(())
     }
 }

@@ -6,16 +6,22 @@
 //! `bwd`, a public function that checks shapes and records the op for backprop, and a
 //! plain-tensor `*_slow` reference built from differentiable candle ops.
 //!
+//! `fused_logprob` turns final hidden states and the LM head into per-token log-probs and
+//! entropies without materialising the logits; its reference is
+//! [`crate::model::token_stats_naive`].
+//!
 //! The fused CPU kernels run on CPU tensors; on other devices the public functions use the
 //! (differentiable) reference composition until device kernels exist.
 
 mod cpu;
+pub mod fused_logprob;
 pub mod rms_norm;
 pub mod rope;
 pub mod softmax;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use fused_logprob::fused_token_stats;
 pub use rms_norm::{rms_norm, rms_norm_slow};
 pub use rope::{rope, rope_slow};
 pub use softmax::{log_sum_exp, softmax_last_dim};
