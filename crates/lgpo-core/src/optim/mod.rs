@@ -1,0 +1,10 @@
+//! Optimisation: AdamW with f32 master weights and state, global gradient-norm clipping, and
+//! learning-rate schedules.
+
+mod adamw;
+mod grad_norm;
+mod schedule;
+
+pub use adamw::{AdamW, AdamWConfig};
+pub use grad_norm::{clip_grad_norm, global_norm};
+pub use schedule::LrSchedule;

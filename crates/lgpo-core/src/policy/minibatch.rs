@@ -1,0 +1,76 @@
+//! The data of one optimizer step and of one rollout batch.
+
+use candle_core::{Device, Tensor};
+
+use crate::model::Sequence;
+use crate::{bail_input, Result};
+
+/// One optimizer step's sequences, with one advantage each and, when the objective needs them,
+/// per-token old-policy and reference log-probs (rows as long as the responses).
+#[derive(Debug, Clone, Default)]
+pub struct Minibatch {
+    pub sequences: Vec<Sequence>,
+    pub advantages: Vec<f32>,
+    pub old_logprobs: Option<Vec<Vec<f32>>>,
+    pub ref_logprobs: Option<Vec<Vec<f32>>>,
+}
+
+impl Minibatch {
+    /// Checks that every per-sequence field lines up with `sequences` (names the bad one).
+    pub fn validate(&self) -> Result<()> {
+        let n = self.sequences.len();
+        if n == 0 {
+            bail_input!("minibatch: no sequences");
+        }
+        if self.advantages.len() != n {
+            bail_input!("minibatch.advantages has {} values for {n} sequences", self.advantages.len());
+        }
+        if let Some(i) = self.advantages.iter().position(|a| !a.is_finite()) {
+            bail_input!("minibatch.advantages[{i}] is not finite");
+        }
+        for (name, rows) in [("old_logprobs", &self.old_logprobs), ("ref_logprobs", &self.ref_logprobs)] {
+            let Some(rows) = rows else { continue };
+            if rows.len() != n {
+                bail_input!("minibatch.{name} has {} rows for {n} sequences", rows.len());
+            }
+            for (i, (row, seq)) in rows.iter().zip(&self.sequences).enumerate() {
+                if row.len() != seq.response.len() {
+                    bail_input!("minibatch.{name}[{i}] has {} values for {} response tokens", row.len(), seq.response.len());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The sequences at `indices`, all fields kept in step.
+    pub(crate) fn select(&self, indices: &[usize]) -> Minibatch {
+        let pick = |rows: &Option<Vec<Vec<f32>>>| rows.as_ref().map(|r| indices.iter().map(|&i| r[i].clone()).collect());
+        Minibatch {
+            sequences: indices.iter().map(|&i| self.sequences[i].clone()).collect(),
+            advantages: indices.iter().map(|&i| self.advantages[i]).collect(),
+            old_logprobs: pick(&self.old_logprobs),
+            ref_logprobs: pick(&self.ref_logprobs),
+        }
+    }
+}
+
+/// A rollout batch: the sequences generated from one batch of prompts, with their advantages,
+/// split into minibatches for `updates` optimizer steps.
+#[derive(Debug, Clone, Default)]
+pub struct Rollout {
+    pub sequences: Vec<Sequence>,
+    pub advantages: Vec<f32>,
+    /// The sampling log-probs of generation, usable as old log-probs
+    /// ([`crate::policy::OldLogprobSource::Generation`]).
+    pub generation_logprobs: Option<Vec<Vec<f32>>>,
+    pub ref_logprobs: Option<Vec<Vec<f32>>>,
+}
+
+/// Rows of different lengths as a (B, width) tensor, zero-padded on the right.
+pub(crate) fn padded_rows(rows: &[Vec<f32>], width: usize, device: &Device) -> Result<Tensor> {
+    let mut flat = vec![0f32; rows.len() * width];
+    for (i, row) in rows.iter().enumerate() {
+        flat[i * width..i * width + row.len()].copy_from_slice(row);
+    }
+    Ok(Tensor::from_vec(flat, (rows.len(), width), device)?)
+}

@@ -1,0 +1,267 @@
+//! The policy: model + optimizer. One optimizer step per minibatch, with micro-batched gradient
+//! accumulation whose normalisation is exact across micro-batches, and the old-policy log-prob
+//! pass that ratio-based objectives need (and LGPO does not).
+
+mod minibatch;
+
+use std::time::Instant;
+
+use candle_core::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use minibatch::{Minibatch, Rollout};
+use minibatch::padded_rows;
+
+use crate::model::{Grad, LogprobPath, Qwen2, SequenceBatch};
+use crate::objectives::{Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
+use crate::optim::{clip_grad_norm, global_norm, AdamW, AdamWConfig, LrSchedule};
+use crate::rng::SplitMix64;
+use crate::{bail_input, Result};
+
+/// Training settings of a policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// AdamW hyper-parameters.
+    pub optimizer: AdamWConfig,
+    /// Learning-rate schedule over optimizer steps.
+    pub schedule: LrSchedule,
+    /// Global gradient-norm clip; `None` disables it. Default 1.0.
+    pub max_grad_norm: Option<f64>,
+    /// Sequences per forward/backward (gradient accumulation); also used by the no-grad pass.
+    pub micro_batch_size: usize,
+    /// Skip sequences with A = 0 in forward and backward (their gradient is exactly zero; the
+    /// normalisation still counts them, so the update is unchanged). Objectives that need every
+    /// sequence (random gate, KL penalty, entropy bonus) never skip.
+    pub skip_zero_advantage: bool,
+    /// Seed of the random gates' streams (combined with the step number).
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            optimizer: AdamWConfig::default(),
+            schedule: LrSchedule::Constant,
+            max_grad_norm: Some(1.0),
+            micro_batch_size: 8,
+            skip_zero_advantage: true,
+            seed: 0,
+        }
+    }
+}
+
+/// Where ratio-based objectives take their old log-probs from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OldLogprobSource {
+    /// One no-grad pass over the rollout batch before its first update (the cost LGPO removes).
+    #[default]
+    Recompute,
+    /// The sampling log-probs recorded during generation (exact only at temperature 1 with no
+    /// top-k/top-p and identical numerics in generation and training).
+    Generation,
+}
+
+/// Summed gradients of a minibatch and the objective's statistics.
+#[derive(Debug)]
+pub struct Gradients {
+    /// One f32 gradient per parameter, in [`Qwen2::params`] order.
+    pub grads: Vec<Tensor>,
+    pub stats: ObjectiveStats,
+    /// Sequences skipped because A = 0.
+    pub skipped_zero_advantage: usize,
+}
+
+/// Metrics of a rollout batch's updates and the time of each phase.
+#[derive(Debug, Clone)]
+pub struct RolloutReport {
+    /// One entry per minibatch update.
+    pub updates: Vec<Metrics>,
+    /// Seconds spent computing old log-probs (0 when the objective needs none).
+    pub old_logprob_seconds: f64,
+    /// Seconds spent in the updates.
+    pub update_seconds: f64,
+}
+
+/// A trainable policy: a [`Qwen2`] with its AdamW state.
+pub struct Policy {
+    model: Qwen2,
+    optimizer: AdamW,
+    config: TrainConfig,
+}
+
+impl Policy {
+    /// Wraps `model` with a fresh optimizer.
+    pub fn new(model: Qwen2, config: TrainConfig) -> Result<Self> {
+        if config.micro_batch_size == 0 {
+            bail_input!("micro_batch_size must be at least 1");
+        }
+        if config.max_grad_norm.is_some_and(|m| !(m > 0.0)) {
+            bail_input!("max_grad_norm must be positive, got {:?}", config.max_grad_norm);
+        }
+        config.schedule.validate()?;
+        let optimizer = AdamW::new(model.params(), config.optimizer)?;
+        Ok(Policy { model, optimizer, config })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Qwen2 {
+        &self.model
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &AdamW {
+        &self.optimizer
+    }
+
+    /// Replaces the optimizer state (e.g. loaded with [`AdamW::load`] on resume).
+    pub fn set_optimizer(&mut self, optimizer: AdamW) {
+        self.optimizer = optimizer;
+    }
+
+    /// The training settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Old log-probs for `rollout` if `objective` needs them, else `None` (LGPO never computes
+    /// them).
+    pub fn old_logprobs(&self, rollout: &Rollout, objective: &Objective, source: OldLogprobSource) -> Result<Option<Vec<Vec<f32>>>> {
+        if !objective.needs_old_logprobs() {
+            return Ok(None);
+        }
+        match source {
+            OldLogprobSource::Recompute => {
+                let scores = self.model.score(&rollout.sequences, self.config.micro_batch_size)?;
+                Ok(Some(scores.into_iter().map(|s| s.logprobs).collect()))
+            }
+            OldLogprobSource::Generation => match &rollout.generation_logprobs {
+                Some(rows) => Ok(Some(rows.clone())),
+                None => bail_input!("old log-probs from generation were asked for, but the rollout has no generation_logprobs"),
+            },
+        }
+    }
+
+    /// Summed, exactly normalised gradients of `objective` on `minibatch`, micro-batch by
+    /// micro-batch; the parameters are not changed.
+    pub fn gradients(&self, minibatch: &Minibatch, objective: &Objective) -> Result<Gradients> {
+        minibatch.validate()?;
+        if objective.needs_old_logprobs() && minibatch.old_logprobs.is_none() {
+            bail_input!("objective `{}` needs minibatch.old_logprobs", objective.name());
+        }
+        if objective.needs_ref_logprobs() && minibatch.ref_logprobs.is_none() {
+            bail_input!("the KL penalty needs minibatch.ref_logprobs");
+        }
+        let norm = Normalizer::from_lengths(minibatch.sequences.iter().map(|s| s.response.len()));
+        let skip = self.config.skip_zero_advantage && objective.allows_skipping_zero_advantage();
+        let evaluated: Vec<usize> =
+            (0..minibatch.sequences.len()).filter(|&i| !skip || minibatch.advantages[i] != 0.0).collect();
+        let path = if objective.needs_entropy_grad() { LogprobPath::Naive } else { LogprobPath::Fused };
+        let seed = SplitMix64::for_stream(self.config.seed, self.optimizer.steps_taken()).next_u64();
+        let params = self.model.params();
+        let mut grads: Vec<Option<Tensor>> = vec![None; params.len()];
+        let mut stats = ObjectiveStats::default();
+        let device = self.model.device();
+
+        for (chunk_index, chunk) in evaluated.chunks(self.config.micro_batch_size).enumerate() {
+            let micro = minibatch.select(chunk);
+            let batch = SequenceBatch::new(&micro.sequences, self.model.config().vocab_size, device)?;
+            let token_stats = self.model.response_stats_with(&batch, Grad::Track, path)?;
+            let width = batch.response_width;
+            let old = micro.old_logprobs.as_ref().map(|r| padded_rows(r, width, device)).transpose()?;
+            let reference = micro.ref_logprobs.as_ref().map(|r| padded_rows(r, width, device)).transpose()?;
+            let advantages = Tensor::new(micro.advantages.as_slice(), device)?;
+            let output = objective.loss(&ObjectiveInputs {
+                logprobs: &token_stats.logprobs,
+                old_logprobs: old.as_ref(),
+                ref_logprobs: reference.as_ref(),
+                entropy: Some(&token_stats.entropy),
+                advantages: &advantages,
+                mask: &batch.response_mask,
+                norm,
+                seed,
+                first_sequence: chunk_index * self.config.micro_batch_size,
+            })?;
+            stats.merge(&output.stats);
+            let store = output.loss.backward()?;
+            for ((_, var), acc) in params.iter().zip(grads.iter_mut()) {
+                if let Some(g) = store.get(var.as_tensor()) {
+                    let g = g.to_dtype(DType::F32)?;
+                    *acc = Some(match acc.take() {
+                        Some(sum) => (sum + g)?,
+                        None => g,
+                    });
+                }
+            }
+        }
+        // Skipped sequences count in the sequence fractions (as zero-advantage, not gated: their
+        // likelihood was never computed); token means are over evaluated tokens.
+        let skipped = minibatch.sequences.len() - evaluated.len();
+        stats.sequences += skipped as f64;
+        stats.zero_advantage += skipped as f64;
+        let grads = grads
+            .into_iter()
+            .zip(params)
+            .map(|(g, (_, var))| match g {
+                Some(g) => Ok(g),
+                None => Ok(Tensor::zeros(var.shape(), DType::F32, var.device())?),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Gradients { grads, stats, skipped_zero_advantage: skipped })
+    }
+
+    /// One optimizer step on `minibatch`: gradients, a non-finite check (a non-finite loss or
+    /// gradient skips the step and leaves weights and optimizer state untouched), global-norm
+    /// clipping, AdamW at the scheduled learning rate. Returns the objective's metrics plus
+    /// `grad_norm` (before clipping), `lr`, `skipped_zero_adv` (sequences), `skipped_nonfinite`
+    /// (0 or 1) and `step`.
+    pub fn train_minibatch(&mut self, minibatch: &Minibatch, objective: &Objective) -> Result<Metrics> {
+        let Gradients { mut grads, stats, skipped_zero_advantage } = self.gradients(minibatch, objective)?;
+        let mut metrics = stats.metrics();
+        let norm = match self.config.max_grad_norm {
+            Some(max) => clip_grad_norm(&mut grads, max)?,
+            None => global_norm(&grads)?,
+        };
+        let finite = norm.is_finite() && stats.loss.is_finite();
+        let lr = self.config.optimizer.lr * self.config.schedule.factor(self.optimizer.steps_taken());
+        if finite {
+            self.optimizer.step(self.model.params(), &grads, lr)?;
+        }
+        metrics.insert("grad_norm".into(), norm);
+        metrics.insert("lr".into(), lr);
+        metrics.insert("skipped_zero_adv".into(), skipped_zero_advantage as f64);
+        metrics.insert("skipped_nonfinite".into(), if finite { 0.0 } else { 1.0 });
+        metrics.insert("step".into(), self.optimizer.steps_taken() as f64);
+        Ok(metrics)
+    }
+
+    /// The updates of one rollout batch: old log-probs once before the first update when the
+    /// objective needs them, then `updates` optimizer steps on consecutive minibatches.
+    pub fn train_rollout(&mut self, rollout: &Rollout, objective: &Objective, updates: usize, source: OldLogprobSource) -> Result<RolloutReport> {
+        let n = rollout.sequences.len();
+        if updates == 0 || n % updates != 0 {
+            bail_input!("updates ({updates}) must divide the rollout's {n} sequences into equal minibatches");
+        }
+        if rollout.advantages.len() != n {
+            bail_input!("rollout.advantages has {} values for {n} sequences", rollout.advantages.len());
+        }
+        let start = Instant::now();
+        let old = self.old_logprobs(rollout, objective, source)?;
+        let old_logprob_seconds = if old.is_some() { start.elapsed().as_secs_f64() } else { 0.0 };
+        let all = Minibatch {
+            sequences: rollout.sequences.clone(),
+            advantages: rollout.advantages.clone(),
+            old_logprobs: old,
+            ref_logprobs: rollout.ref_logprobs.clone(),
+        };
+        let size = n / updates;
+        let start = Instant::now();
+        let mut reports = Vec::with_capacity(updates);
+        for u in 0..updates {
+            let indices: Vec<usize> = (u * size..(u + 1) * size).collect();
+            reports.push(self.train_minibatch(&all.select(&indices), objective)?);
+        }
+        Ok(RolloutReport { updates: reports, old_logprob_seconds, update_seconds: start.elapsed().as_secs_f64() })
+    }
+}
