@@ -10,6 +10,7 @@
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 
+pub mod checkpoint;
 pub mod error;
 pub mod generate;
 pub mod model;

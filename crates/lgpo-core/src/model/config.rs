@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
@@ -23,7 +23,7 @@ fn default_max_position_embeddings() -> usize {
 ///
 /// Field names mirror `config.json`; fields that Hugging Face gives a default are optional here
 /// with the same default. Unknown fields are ignored.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Qwen2Config {
     /// Rows of the embedding table (151,936 for Qwen2.5, padded beyond the tokenizer's 151,665).
     pub vocab_size: usize,
@@ -57,11 +57,15 @@ pub struct Qwen2Config {
     #[serde(default)]
     pub use_sliding_window: bool,
     /// Rotary scaling (YaRN etc.); not supported, must be null or absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_scaling: Option<serde_json::Value>,
     /// End-of-sequence id from the config, informative only (generation takes explicit stop ids).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eos_token_id: Option<serde_json::Value>,
+    /// Every other field of `config.json` (architectures, model_type, token ids, ...), kept so a
+    /// saved checkpoint carries them on.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Qwen2Config {
