@@ -1,0 +1,10 @@
+//! Node bindings of lgpo-core, built with napi-rs. Thin by design: each function converts its
+//! arguments, runs the core call (heavy ones off the JS thread as `AsyncTask`s on libuv's pool)
+//! and converts the result back. Core errors become JS `Error`s carrying the core's message; a
+//! panic becomes an `Error` too, never a crash of the Node process.
+
+mod convert;
+mod errors;
+mod objectives;
+mod policy;
+mod tokenizer;

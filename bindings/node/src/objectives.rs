@@ -1,0 +1,60 @@
+//! The core's pure objective function.
+
+use std::collections::HashMap;
+
+use napi::Result;
+use napi_derive::napi;
+
+use crate::convert::{core, from_json, rows_f32};
+use crate::errors::guard;
+use lgpo_core::objectives::{evaluate, EvaluationInputs, ObjectiveConfig};
+
+/// Per-token inputs of [`evaluate_objective`]; every row of the optional fields is as long as
+/// its `logprobs` row.
+#[napi(object)]
+pub struct EvaluateInputs {
+    pub logprobs: Vec<Vec<f64>>,
+    pub old_logprobs: Option<Vec<Vec<f64>>>,
+    pub ref_logprobs: Option<Vec<Vec<f64>>>,
+    pub entropy: Option<Vec<Vec<f64>>>,
+    pub advantages: Vec<f64>,
+    pub seed: Option<i64>,
+}
+
+/// Loss, dL/dlogp per token, and metrics.
+#[napi(object)]
+pub struct EvaluateResult {
+    pub loss: f64,
+    pub grad_logprobs: Vec<Vec<f64>>,
+    pub metrics: HashMap<String, f64>,
+}
+
+/// Evaluates the objective described by `config` (the core's `ObjectiveConfig` as JSON, e.g.
+/// `{ name: "lgpo", gate: { tau: -0.15 } }`) on per-token log-probs.
+#[napi(js_name = "evaluateObjective")]
+pub fn evaluate_objective(config: serde_json::Value, inputs: EvaluateInputs) -> Result<EvaluateResult> {
+    guard(|| {
+        let config: ObjectiveConfig = from_json(config, "objective config")?;
+        let logprobs = rows_f32(&inputs.logprobs);
+        let old = inputs.old_logprobs.as_deref().map(rows_f32);
+        let reference = inputs.ref_logprobs.as_deref().map(rows_f32);
+        let entropy = inputs.entropy.as_deref().map(rows_f32);
+        let advantages: Vec<f32> = inputs.advantages.iter().map(|&a| a as f32).collect();
+        let out = core(evaluate(
+            &config,
+            &EvaluationInputs {
+                logprobs: &logprobs,
+                old_logprobs: old.as_deref(),
+                ref_logprobs: reference.as_deref(),
+                entropy: entropy.as_deref(),
+                advantages: &advantages,
+                seed: inputs.seed.unwrap_or(0).max(0) as u64,
+            },
+        ))?;
+        Ok(EvaluateResult {
+            loss: out.loss,
+            grad_logprobs: out.grad_logprobs.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect(),
+            metrics: out.metrics.into_iter().collect(),
+        })
+    })
+}

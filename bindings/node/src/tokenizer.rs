@@ -1,0 +1,65 @@
+//! The Qwen2 tokenizer. Loading is small enough to run on the JS thread.
+
+use napi::Result;
+use napi_derive::napi;
+
+use crate::convert::core;
+use crate::errors::guard;
+
+/// A tokenizer loaded from a checkpoint directory (`tokenizer.json`, or `vocab.json` +
+/// `merges.txt` + `tokenizer_config.json`).
+#[napi]
+pub struct NativeTokenizer {
+    inner: lgpo_core::tokenizer::Tokenizer,
+}
+
+#[napi]
+impl NativeTokenizer {
+    /// Loads the tokenizer of `dir`.
+    #[napi(factory)]
+    pub fn from_dir(dir: String) -> Result<Self> {
+        guard(|| Ok(NativeTokenizer { inner: core(lgpo_core::tokenizer::Tokenizer::from_dir(&dir))? }))
+    }
+
+    /// Token ids of `text`; special tokens written in the text map to their ids.
+    #[napi]
+    pub fn encode(&self, text: String) -> Result<Vec<u32>> {
+        guard(|| core(self.inner.encode(&text)))
+    }
+
+    /// Text of `ids`.
+    #[napi]
+    pub fn decode(&self, ids: Vec<u32>, skip_special_tokens: Option<bool>) -> Result<String> {
+        guard(|| core(self.inner.decode(&ids, skip_special_tokens.unwrap_or(false))))
+    }
+
+    /// Id of a token string, if it is in the vocabulary.
+    #[napi]
+    pub fn token_to_id(&self, token: String) -> Option<u32> {
+        self.inner.token_to_id(&token)
+    }
+
+    /// Vocabulary size, added tokens included.
+    #[napi(getter)]
+    pub fn vocab_size(&self) -> u32 {
+        self.inner.vocab_size() as u32
+    }
+
+    /// The chat template of `tokenizer_config.json`, if any.
+    #[napi(getter)]
+    pub fn chat_template(&self) -> Option<String> {
+        self.inner.chat_template().map(str::to_string)
+    }
+
+    /// The end-of-sequence token string of `tokenizer_config.json`, if any.
+    #[napi(getter)]
+    pub fn eos_token(&self) -> Option<String> {
+        self.inner.eos_token().map(str::to_string)
+    }
+
+    /// The padding token string of `tokenizer_config.json`, if any.
+    #[napi(getter)]
+    pub fn pad_token(&self) -> Option<String> {
+        self.inner.pad_token().map(str::to_string)
+    }
+}

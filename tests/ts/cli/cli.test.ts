@@ -1,0 +1,129 @@
+/** `lgpo-run` end to end, through a child process. */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { REPO_ROOT, dataFile } from "../data_files.js";
+import { TINY_TIED } from "../fixtures.js";
+import { qwenVocabModel } from "../sdk/tokenizer.test.js";
+
+const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, lines: unknown[]): string {
+  const path = join(tmp, name);
+  writeFileSync(path, lines.map((l) => (typeof l === "string" ? l : JSON.stringify(l))).join("\n") + "\n");
+  return path;
+}
+
+describe("lgpo-run score", () => {
+  it("writes log-probs, entropies and the mean log-prob of each line", () => {
+    const input = file("ids.jsonl", [{ prompt_ids: [5, 6, 7], response_ids: [8, 9] }, { prompt_ids: [1], response_ids: [2, 3, 4] }]);
+    const r = run("score", "--model", TINY_TIED, "--input", input);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.logprobs.length)).toEqual([2, 3]);
+    for (const x of rows) {
+      const mean = x.logprobs.reduce((a: number, b: number) => a + b, 0) / x.logprobs.length;
+      expect(x.mean_logprob).toBeCloseTo(mean, 6);
+      expect(x.entropy).toHaveLength(x.logprobs.length);
+    }
+    const out = join(tmp, "scores.jsonl");
+    expect(run("score", "--model", TINY_TIED, "--input", input, "--out", out).code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(r.stdout);
+  });
+
+  it("exits 2 with a one-line message on bad arguments and input, writing nothing", () => {
+    const out = join(tmp, "never.jsonl");
+    const bad = file("bad.jsonl", [{ prompt_ids: [1], response_ids: [2] }, "{not json"]);
+    const cases = [
+      run("score", "--model", TINY_TIED, "--input", bad, "--out", out),
+      run("score", "--model", TINY_TIED, "--input", file("field.jsonl", [{ prompt_ids: [1], response_ids: ["a"] }]), "--out", out),
+      run("score", "--model", TINY_TIED, "--input", file("vocab.jsonl", [{ prompt_ids: [1], response_ids: [999] }]), "--out", out),
+      run("score", "--model", join(tmp, "missing"), "--input", file("ok.jsonl", [{ prompt_ids: [1], response_ids: [2] }]), "--out", out),
+      run("score", "--model", TINY_TIED, "--input", join(tmp, "missing.jsonl")),
+      run("score", "--model", TINY_TIED),
+      run("score", "--model", TINY_TIED, "--input", bad, "--batch-size", "0"),
+      run("frobnicate"),
+    ];
+    const messages = [/bad\.jsonl:2: not valid JSON/, /field\.jsonl:1: field response_ids/, /999.*vocabulary/, /config\.json/, /missing\.jsonl/, /--input/, /--batch-size/, /unknown command/];
+    cases.forEach((r, i) => {
+      expect(r.code, `case ${i}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(messages[i]!);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("documents every option in --help", () => {
+    const score = run("score", "--help").stdout;
+    for (const o of ["--model", "--input", "--out", "--batch-size", "--device"]) expect(score).toContain(o);
+    const gen = run("generate", "--help").stdout;
+    for (const o of ["--prompt", "--input", "--n", "--temperature", "--top-p", "--top-k", "--max-tokens", "--seed", "--chat"]) {
+      expect(gen).toContain(o);
+    }
+    expect(run("--help").code).toBe(0);
+  });
+});
+
+describe("lgpo-run generate", () => {
+  it("samples n continuations per prompt of a JSONL file", () => {
+    const input = file("prompts.jsonl", [{ prompt_ids: [5, 6, 7] }, { prompt_ids: [9] }]);
+    const r = run("generate", "--model", TINY_TIED, "--input", input, "--n", "3", "--max-tokens", "4", "--temperature", "2", "--seed", "4");
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.prompt_index, x.sample])).toEqual([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]);
+    expect(rows.every((x) => x.tokens.length === 4 && x.finish_reason === "length")).toBe(true);
+    expect(new Set(rows.slice(0, 3).map((x) => x.tokens.join())).size).toBeGreaterThan(1);
+  });
+
+  it("rejects conflicting and out-of-range options", () => {
+    expect(run("generate", "--model", TINY_TIED).code).toBe(2);
+    expect(run("generate", "--model", TINY_TIED, "--prompt", "x", "--top-p", "2").code).toBe(2);
+    const r = run("generate", "--model", TINY_TIED, "--prompt", "hello");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no tokenizer/);
+  });
+
+  const tokenizer = dataFile("qwen2.5/tokenizer/vocab.json");
+  describe.skipIf(tokenizer.skip)("with a tokenizer", () => {
+    let model: string;
+    beforeAll(async () => {
+      model = await qwenVocabModel(join(tmp, "qwen"));
+    });
+
+    it("generates from --prompt text with --chat and scores text lines", () => {
+      const r = run("generate", "--model", model, "--prompt", "What is 2+2?", "--chat", "--max-tokens", "3");
+      expect(r.code, r.stderr).toBe(0);
+      const [row] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(row.tokens).toHaveLength(3);
+      expect(typeof row.text).toBe("string");
+      const s = run("score", "--model", model, "--input", file("text.jsonl", [{ prompt: "2+2=", response: "4" }]));
+      expect(s.code, s.stderr).toBe(0);
+      expect(JSON.parse(s.stdout).logprobs).toHaveLength(1);
+    });
+  });
+});
+
+describe("lgpo-run verify", () => {
+  it("prints one verdict per line and a summary", () => {
+    const input = file("cd.jsonl", [
+      { response: "<answer>(1 + 2) * 3</answer>", target: 9, nums: [1, 2, 3] },
+      { response: "<answer>1 + 2 + 3</answer>", target: 9, nums: [1, 2, 3] },
+      { response: "no answer", target: 9, nums: [1, 2, 3] },
+    ]);
+    const r = run("verify", "--task", "countdown", "--input", input);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).score)).toEqual([1, 0.1, 0]);
+    expect(r.stderr).toMatch(/3/);
+    expect(run("verify", "--task", "chess", "--input", input).code).toBe(2);
+  });
+});

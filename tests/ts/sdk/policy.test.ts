@@ -1,0 +1,104 @@
+/** The SDK's Policy against the golden fixture model (log-probs computed by transformers). */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { Policy, objectives } from "../../../ts/src/index.js";
+import { FIXTURES, TINY_TIED, readSafetensors, row } from "../fixtures.js";
+
+let policy: Policy;
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-sdk-"));
+
+beforeAll(async () => {
+  policy = await Policy.load(TINY_TIED, { seed: 1, train: { micro_batch_size: 2, optimizer: { lr: 1e-3 } } });
+});
+afterAll(() => {
+  policy.dispose();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The golden batch's rows as prompt/response sequences with transformers' log-probs. */
+function goldenSequences() {
+  const g = readSafetensors(join(FIXTURES, "tiny_tied.golden.safetensors"));
+  const ids = g.input_ids!, mask = g.attention_mask!, logprobs = g.logprobs!;
+  return Array.from({ length: ids.shape[0]! }, (_, r) => {
+    const m = row(mask, r);
+    const start = m.indexOf(1);
+    const tokens = row(ids, r).filter((_, i) => m[i] === 1);
+    const split = 2;
+    return {
+      promptIds: tokens.slice(0, split),
+      responseIds: tokens.slice(split),
+      expected: row(logprobs, r).slice(start + split - 1, start + tokens.length - 1),
+    };
+  });
+}
+
+describe("Policy", () => {
+  it("scores like transformers", async () => {
+    const seqs = goldenSequences();
+    const scores = await policy.logprobs(seqs.map(({ promptIds, responseIds }) => ({ promptIds, responseIds })));
+    scores.forEach((s, i) => {
+      expect(s.logprobs).toHaveLength(seqs[i]!.expected.length);
+      s.logprobs.forEach((lp, j) => expect(Math.abs(lp - seqs[i]!.expected[j]!)).toBeLessThan(1e-4));
+      const mean = s.logprobs.reduce((a, b) => a + b, 0) / s.logprobs.length;
+      expect(s.meanLogprob).toBeCloseTo(mean, 6);
+      expect(s.entropy.every((h) => h >= 0)).toBe(true);
+    });
+  });
+
+  it("generates from token ids, with sampling log-probs equal to the scored ones at temperature 1", async () => {
+    const prompts = [[5, 17, 99], [42, 8]];
+    const out = await policy.generate(prompts, { maxNewTokens: 6, seed: 3 });
+    expect(out.map((g) => g.finishReason)).toEqual(["length", "length"]);
+    const scores = await policy.logprobs(out.map((g) => ({ promptIds: g.promptIds, responseIds: g.tokens })));
+    out.forEach((g, i) => g.logprobs.forEach((lp, j) => expect(Math.abs(lp - scores[i]!.logprobs[j]!)).toBeLessThan(1e-4)));
+    const again = await policy.generate(prompts, { maxNewTokens: 6, seed: 3 });
+    expect(again.map((g) => g.tokens)).toEqual(out.map((g) => g.tokens));
+  });
+
+  it("does not block the event loop while it works", async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await policy.generate(Array.from({ length: 8 }, () => [1, 2, 3]), { maxNewTokens: 60 });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(2);
+  });
+
+  it("trains, and saves a checkpoint that loads back", async () => {
+    const seqs = goldenSequences().map(({ promptIds, responseIds }) => ({ promptIds, responseIds }));
+    const minibatch = { sequences: seqs, advantages: [1, -1, 0.5] };
+    const m1 = await policy.trainStep(minibatch, { name: "lgpo", gate: { tau: -0.15 } });
+    const m2 = await policy.trainStep(minibatch, { name: "pg" });
+    expect(m1.step).toBe(1);
+    expect(m2.step).toBe(2);
+    expect(m1.grad_norm).toBeGreaterThan(0);
+    const old = (await policy.logprobs(seqs)).map((s) => s.logprobs);
+    const m3 = await policy.trainStep({ ...minibatch, oldLogprobs: old }, { name: "grpo" });
+    expect(m3.ratio_min).toBeCloseTo(1, 5);
+
+    const dir = join(tmp, "saved");
+    await policy.save(dir);
+    // Same micro-batching as `policy`, so the forward is the same computation on the saved weights.
+    const reloaded = await Policy.load(dir, { train: { micro_batch_size: 2 } });
+    const [a, b] = [await policy.logprobs(seqs), await reloaded.logprobs(seqs)];
+    expect(b).toEqual(a);
+    reloaded.dispose();
+  });
+});
+
+describe("objectives.evaluate", () => {
+  it("gives the policy-gradient derivative -A / tokens for pg", () => {
+    const r = objectives.evaluate({ name: "pg" }, { logprobs: [[-1, -2], [-0.5]], advantages: [2, -1] });
+    expect(r.gradLogprobs[0]![0]).toBeCloseTo(-2 / 3, 6);
+    expect(r.gradLogprobs[1]![0]).toBeCloseTo(1 / 3, 6);
+    expect(r.metrics.loss).toBeCloseTo(r.loss, 9);
+  });
+
+  it("gates high-likelihood sequences for lgpo", () => {
+    const r = objectives.evaluate({ name: "lgpo" }, { logprobs: [[-0.01, -0.02], [-3]], advantages: [1, 1] });
+    expect(r.gradLogprobs[0]).toEqual([0, 0]);
+    expect(r.metrics.gated_frac).toBe(0.5);
+  });
+});

@@ -1,0 +1,51 @@
+/** `lgpo-run score`: per-token log-probs, entropies and the mean log-prob LGPO gates on. */
+import { Policy, type ScoreInput } from "../sdk/policy.js";
+import { UsageError } from "./errors.js";
+import { progress, readJsonl, writeLines } from "./io.js";
+
+export interface ScoreOptions {
+  model: string;
+  input: string;
+  out?: string;
+  device?: "cpu" | "cuda";
+  batchSize: number;
+}
+
+function parseLine(value: Record<string, unknown>, where: string): ScoreInput {
+  if ("prompt_ids" in value || "response_ids" in value) {
+    for (const field of ["prompt_ids", "response_ids"]) {
+      const ids = value[field];
+      if (!Array.isArray(ids) || !ids.every((v) => Number.isInteger(v) && v >= 0)) {
+        throw new UsageError(`${where}: field ${field} must be an array of non-negative integer token ids`);
+      }
+    }
+    return { promptIds: value.prompt_ids as number[], responseIds: value.response_ids as number[] };
+  }
+  if (typeof value.prompt === "string" && typeof value.response === "string") {
+    return { prompt: value.prompt, response: value.response };
+  }
+  throw new UsageError(`${where}: expected {"prompt_ids": [...], "response_ids": [...]} or {"prompt": "...", "response": "..."}`);
+}
+
+export async function score(options: ScoreOptions): Promise<void> {
+  const rows = readJsonl(options.input).map(({ line, value }) => parseLine(value, `${options.input}:${line}`));
+  const policy = await Policy.load(options.model, { device: options.device });
+  try {
+    if (rows.some((r) => "prompt" in r) && policy.tokenizer === undefined) {
+      throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids/response_ids instead of text`);
+    }
+    const out: string[] = [];
+    const bar = progress("scored", rows.length);
+    for (let start = 0; start < rows.length; start += options.batchSize) {
+      const scores = await policy.logprobs(rows.slice(start, start + options.batchSize));
+      for (const s of scores) {
+        out.push(JSON.stringify({ logprobs: s.logprobs, entropy: s.entropy, mean_logprob: s.meanLogprob }));
+      }
+      bar.tick(Math.min(start + options.batchSize, rows.length));
+    }
+    bar.end();
+    writeLines(out, options.out);
+  } finally {
+    policy.dispose();
+  }
+}

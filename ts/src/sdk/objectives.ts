@@ -1,0 +1,81 @@
+/**
+ * Policy objectives: their configs (the Rust core's `ObjectiveConfig`, snake_case as in YAML
+ * configs) and the core's pure function that evaluates one on per-token log-probs.
+ */
+import { native } from "./native.js";
+import { assertNumbers, assertRows } from "./validate.js";
+
+/** Objectives of the registry (paper Sections 3-5). */
+export const OBJECTIVE_NAMES = [
+  "lgpo",
+  "lgpo_random_gate",
+  "lgpo_positive_only",
+  "lgpo_stochastic",
+  "grpo",
+  "grpo_no_correction",
+  "grpo_no_clip",
+  "pg",
+  "gspo",
+  "dapo",
+] as const;
+
+export type ObjectiveName = (typeof OBJECTIVE_NAMES)[number];
+
+/** How per-token losses become one scalar (verl's `agg_loss` modes). */
+export type Aggregation = "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum" | "sum";
+
+/** A policy objective and the settings of the mechanisms it uses; unset fields take defaults. */
+export interface ObjectiveConfig {
+  /** Registry name. */
+  name: ObjectiveName;
+  /** Default token-mean (gspo: seq-mean-token-mean). */
+  aggregation?: Aggregation;
+  /** Ratio clipping (grpo 0.2/0.2, dapo 0.2/0.28, gspo 3e-4/4e-4); `dual` is the dual-clip c. */
+  clip?: { low?: number; high?: number; dual?: number };
+  /** LGPO's likelihood gate: τ (default −0.15), optional lower τ, stochastic-gate probability. */
+  gate?: { tau?: number; tau_low?: number; probability?: number };
+  /** KL penalty to a reference policy (coefficient 0 by default). */
+  kl?: { coef?: number; estimator?: "k1" | "k3" };
+  /** Entropy bonus coefficient (0 by default). */
+  entropy_coef?: number;
+}
+
+/** Per-token inputs of {@link evaluateObjective}: one row per sequence. */
+export interface EvaluateInputs {
+  logprobs: number[][];
+  oldLogprobs?: number[][];
+  refLogprobs?: number[][];
+  entropy?: number[][];
+  /** One advantage per sequence. */
+  advantages: number[];
+  /** Seed of the random gates. */
+  seed?: number;
+}
+
+/** Loss, dL/dlogp for every token, and the objective's metrics. */
+export interface EvaluateResult {
+  loss: number;
+  gradLogprobs: number[][];
+  metrics: Record<string, number>;
+}
+
+/**
+ * Evaluates `config` on per-token log-probs: the loss, dL/dlogp for every token (which
+ * determines the whole update) and the metrics (`gated_frac`, `clip_frac_low`, ...).
+ */
+export function evaluateObjective(config: ObjectiveConfig, inputs: EvaluateInputs): EvaluateResult {
+  if (!Array.isArray(inputs.logprobs)) throw new TypeError("logprobs must be an array of rows");
+  inputs.logprobs.forEach((row, i) => assertNumbers(row, `logprobs[${i}]`));
+  const lengths = inputs.logprobs.map((row) => row.length);
+  assertNumbers(inputs.advantages, "advantages");
+  if (inputs.oldLogprobs !== undefined) assertRows(inputs.oldLogprobs, "oldLogprobs", lengths);
+  if (inputs.refLogprobs !== undefined) assertRows(inputs.refLogprobs, "refLogprobs", lengths);
+  if (inputs.entropy !== undefined) assertRows(inputs.entropy, "entropy", lengths);
+  return native().evaluateObjective(config, inputs);
+}
+
+/** The objectives namespace of the SDK. */
+export const objectives = {
+  names: OBJECTIVE_NAMES,
+  evaluate: evaluateObjective,
+};

@@ -1,0 +1,225 @@
+/**
+ * A trainable policy: a Qwen2/Qwen2.5 checkpoint in the Rust core with its optimizer. Every
+ * method that touches tensors runs off the JS thread and returns a promise.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import type { NativePolicy } from "@lgpo/native";
+import { native } from "./native.js";
+import type { ObjectiveConfig } from "./objectives.js";
+import { Tokenizer } from "./tokenizer.js";
+import { assertNumbers, assertRows, assertTokenIds, describe } from "./validate.js";
+
+/** Training settings (the core's `TrainConfig`, snake_case as in YAML configs). */
+export interface TrainConfig {
+  optimizer?: { lr?: number; beta1?: number; beta2?: number; eps?: number; weight_decay?: number };
+  schedule?:
+    | { kind: "constant" }
+    | { kind: "linear_warmup"; warmup_steps: number }
+    | { kind: "cosine"; warmup_steps: number; total_steps: number; min_ratio: number };
+  /** Global gradient-norm clip; `null` disables it (default 1). */
+  max_grad_norm?: number | null;
+  /** Sequences per forward/backward (default 8). */
+  micro_batch_size?: number;
+  /** Skip zero-advantage sequences (default true; exact). */
+  skip_zero_advantage?: boolean;
+  /** Seed of the random gates. */
+  seed?: number;
+}
+
+/** Options of {@link Policy.load}. */
+export interface LoadOptions {
+  /** `cpu` (default), `cuda` or `cuda:N`. */
+  device?: "cpu" | "cuda" | `cuda:${number}`;
+  /** Compute dtype: f32 (default on CPU) or bf16 (default on CUDA), or f16. */
+  dtype?: "f32" | "bf16" | "f16";
+  /** Default seed of generation and of the random gates. */
+  seed?: number;
+  /** Training settings. */
+  train?: TrainConfig;
+}
+
+/** Sampling options of {@link Policy.generate}. */
+export interface GenerateOptions {
+  /** Softmax temperature; 0 is greedy (default 1). */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 keeps all (default). */
+  topK?: number;
+  /** Nucleus sampling threshold (default 1: off). */
+  topP?: number;
+  /** New tokens per prompt at most (default 256). */
+  maxNewTokens?: number;
+  /** Stop after any of these ids; default: the checkpoint's `generation_config.json` eos ids, or the tokenizer's eos. */
+  stopTokenIds?: number[];
+  /** Seed (default: the policy's). */
+  seed?: number;
+  /** Wrap string prompts as a user message in the chat template. */
+  chat?: boolean;
+}
+
+/** One generated continuation. */
+export interface Generation {
+  promptIds: number[];
+  tokens: number[];
+  /** Decoded tokens, special tokens skipped (empty when the policy has no tokenizer). */
+  text: string;
+  /** Sampling log-prob of each token. */
+  logprobs: number[];
+  finishReason: "stop" | "length";
+}
+
+/** A sequence to score: token ids, or text when the policy has a tokenizer. */
+export type ScoreInput = { promptIds: number[]; responseIds: number[] } | { prompt: string; response: string };
+
+/** Log-probs and entropies of one response. */
+export interface ResponseScore {
+  logprobs: number[];
+  entropy: number[];
+  /** Mean response log-prob: what LGPO's gate compares with τ. */
+  meanLogprob: number;
+}
+
+/** One optimizer step's data. */
+export interface Minibatch {
+  sequences: { promptIds: number[]; responseIds: number[] }[];
+  advantages: number[];
+  oldLogprobs?: number[][];
+  refLogprobs?: number[][];
+}
+
+/** A Qwen2/Qwen2.5 policy with its optimizer, held by the Rust core. */
+export class Policy {
+  private constructor(
+    private readonly inner: NativePolicy,
+    /** The checkpoint's tokenizer, when the directory has one. */
+    readonly tokenizer: Tokenizer | undefined,
+    private readonly stopIds: number[],
+    private readonly seed: number,
+  ) {}
+
+  /** Loads a Hugging Face checkpoint directory. Rejects with an `Error` naming the bad file, tensor or field. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<Policy> {
+    if (typeof dir !== "string") throw new TypeError(`dir must be a string, got ${describe(dir)}`);
+    const seed = options.seed ?? 0;
+    const train = { ...options.train, seed: options.train?.seed ?? seed };
+    const inner = await native().loadPolicy(dir, { device: options.device, dtype: options.dtype, train });
+    const tokenizer = hasTokenizer(dir) ? Tokenizer.fromDir(dir) : undefined;
+    return new Policy(inner, tokenizer, defaultStopIds(dir, tokenizer), seed);
+  }
+
+  /** The model's `config.json`. */
+  get config(): Record<string, unknown> {
+    return this.inner.config as Record<string, unknown>;
+  }
+
+  /** Whether {@link dispose} was called. */
+  get disposed(): boolean {
+    return this.inner.disposed;
+  }
+
+  /** Samples one continuation per prompt (strings need a tokenizer). */
+  async generate(prompts: Array<string | number[]>, options: GenerateOptions = {}): Promise<Generation[]> {
+    if (!Array.isArray(prompts)) throw new TypeError(`prompts must be an array, got ${describe(prompts)}`);
+    const promptIds = prompts.map((p, i) => this.promptIds(p, `prompts[${i}]`, options.chat ?? false));
+    const out = await this.inner.generate(promptIds, {
+      temperature: options.temperature,
+      topK: options.topK,
+      topP: options.topP,
+      maxNewTokens: options.maxNewTokens,
+      stopTokenIds: options.stopTokenIds ?? this.stopIds,
+      seed: options.seed ?? this.seed,
+    });
+    return out.map((g, i) => ({
+      promptIds: promptIds[i]!,
+      tokens: g.tokens,
+      text: this.tokenizer?.decode(g.tokens, { skipSpecialTokens: true }) ?? "",
+      logprobs: g.logprobs,
+      finishReason: g.finishReason,
+    }));
+  }
+
+  /** Log-probs and entropies of every response token, without gradient. */
+  async logprobs(batch: ScoreInput[], options: { microBatchSize?: number } = {}): Promise<ResponseScore[]> {
+    if (!Array.isArray(batch)) throw new TypeError(`batch must be an array, got ${describe(batch)}`);
+    const sequences = batch.map((s, i) => this.sequence(s, `batch[${i}]`));
+    return this.inner.logprobs(sequences, options.microBatchSize);
+  }
+
+  /** One optimizer step of `objective` on `minibatch`; resolves to the step's metrics. */
+  async trainStep(minibatch: Minibatch, objective: ObjectiveConfig): Promise<Record<string, number>> {
+    if (!Array.isArray(minibatch?.sequences)) throw new TypeError("minibatch.sequences must be an array");
+    const sequences = minibatch.sequences.map((s, i) => this.sequence(s, `minibatch.sequences[${i}]`));
+    assertNumbers(minibatch.advantages, "minibatch.advantages");
+    const lengths = sequences.map((s) => s.responseIds.length);
+    if (minibatch.oldLogprobs !== undefined) assertRows(minibatch.oldLogprobs, "minibatch.oldLogprobs", lengths);
+    if (minibatch.refLogprobs !== undefined) assertRows(minibatch.refLogprobs, "minibatch.refLogprobs", lengths);
+    return this.inner.trainStep({ ...minibatch, sequences }, objective);
+  }
+
+  /** Writes the policy as a Hugging Face checkpoint directory (atomically; tokenizer files carried over). */
+  async save(dir: string, options: { dtype?: "f32" | "bf16" | "f16" } = {}): Promise<void> {
+    return this.inner.save(dir, options.dtype);
+  }
+
+  /** Frees the model and optimizer; later calls throw. */
+  dispose(): void {
+    this.inner.dispose();
+  }
+
+  private promptIds(prompt: string | number[], name: string, chat: boolean): number[] {
+    if (typeof prompt === "string") {
+      const tokenizer = this.requireTokenizer(name);
+      const text = chat ? tokenizer.applyChatTemplate([{ role: "user", content: prompt }]) : prompt;
+      return tokenizer.encode(text);
+    }
+    assertTokenIds(prompt, name);
+    return Array.from(prompt);
+  }
+
+  private sequence(s: ScoreInput, name: string): { promptIds: number[]; responseIds: number[] } {
+    if (s !== null && typeof s === "object" && "prompt" in s) {
+      const tokenizer = this.requireTokenizer(name);
+      if (typeof s.prompt !== "string" || typeof s.response !== "string") {
+        throw new TypeError(`${name}.prompt and ${name}.response must be strings`);
+      }
+      return { promptIds: tokenizer.encode(s.prompt), responseIds: tokenizer.encode(s.response) };
+    }
+    if (s === null || typeof s !== "object") throw new TypeError(`${name} must be an object, got ${describe(s)}`);
+    assertTokenIds(s.promptIds, `${name}.promptIds`);
+    assertTokenIds(s.responseIds, `${name}.responseIds`);
+    return { promptIds: Array.from(s.promptIds), responseIds: Array.from(s.responseIds) };
+  }
+
+  private requireTokenizer(name: string): Tokenizer {
+    if (this.tokenizer === undefined) {
+      throw new TypeError(`${name} is text, but the checkpoint has no tokenizer files; pass token ids`);
+    }
+    return this.tokenizer;
+  }
+}
+
+function hasTokenizer(dir: string): boolean {
+  return existsSync(join(dir, "tokenizer.json")) || existsSync(join(dir, "vocab.json"));
+}
+
+/** eos ids of `generation_config.json`, else the tokenizer's eos token, else none. */
+function defaultStopIds(dir: string, tokenizer: Tokenizer | undefined): number[] {
+  const path = join(dir, "generation_config.json");
+  if (existsSync(path)) {
+    const eos = (JSON.parse(readFileSync(path, "utf8")) as { eos_token_id?: number | number[] }).eos_token_id;
+    if (typeof eos === "number") return [eos];
+    if (Array.isArray(eos)) return eos;
+  }
+  const id = tokenizer?.eosTokenId;
+  return id === undefined ? [] : [id];
+}
+
+/** Writes a randomly initialised checkpoint for `config` (a `config.json` object): for tests and benchmarks. */
+export async function initRandomCheckpoint(
+  dir: string,
+  config: Record<string, unknown>,
+  options: { seed?: number; dtype?: "f32" | "bf16" | "f16" } = {},
+): Promise<void> {
+  return native().initRandomCheckpoint(dir, config, options.seed, options.dtype);
+}
