@@ -20,18 +20,24 @@ const BATCH: usize = 16;
 const PROMPT: usize = 64;
 const RESPONSE: usize = 64;
 const REPEATS: usize = 3;
+const UPDATE_REPEATS: usize = 5;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
 
 fn median_seconds(mut run: impl FnMut()) -> f64 {
     run(); // warm-up
-    let mut times: Vec<f64> = (0..REPEATS)
-        .map(|_| {
-            let start = Instant::now();
-            run();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[REPEATS / 2]
+    median(
+        (0..REPEATS)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 fn random_ids(rng: &mut SplitMix64, n: usize, vocab: usize) -> Vec<u32> {
@@ -73,18 +79,25 @@ fn time_model(name: &str, cfg: Qwen2Config) -> lgpo_core::Result<()> {
         ref_logprobs: None,
     };
     let mut policy = Policy::new(model, TrainConfig { micro_batch_size: 8, ..TrainConfig::default() })?;
-    let mut update = |objective: &str| -> (f64, f64) {
-        let objective = Objective::from_config(&ObjectiveConfig::named(objective)).unwrap();
-        let mut old = 0.0;
-        let total = median_seconds(|| {
-            old = policy.train_rollout(&rollout, &objective, 1, OldLogprobSource::Recompute).unwrap().old_logprob_seconds;
-        });
-        (total, old)
-    };
-    let (lgpo, _) = update("lgpo");
-    let (grpo, grpo_old) = update("grpo");
+    let lgpo = Objective::from_config(&ObjectiveConfig::named("lgpo"))?;
+    let grpo = Objective::from_config(&ObjectiveConfig::named("grpo"))?;
+    // Interleaved, so drift of the machine's speed affects both alike; one warm-up each.
+    let (mut lgpo_times, mut grpo_times, mut grpo_old) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=UPDATE_REPEATS {
+        let start = Instant::now();
+        policy.train_rollout(&rollout, &lgpo, 1, OldLogprobSource::Recompute)?;
+        let lgpo_time = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let report = policy.train_rollout(&rollout, &grpo, 1, OldLogprobSource::Recompute)?;
+        if round > 0 {
+            lgpo_times.push(lgpo_time);
+            grpo_times.push(start.elapsed().as_secs_f64());
+            grpo_old.push(report.old_logprob_seconds);
+        }
+    }
+    let (lgpo, grpo, grpo_old) = (median(lgpo_times), median(grpo_times), median(grpo_old));
     println!(
-        "{name:<34} minibatch update ({BATCH} x {} tokens): lgpo {lgpo:7.3} s   grpo {grpo:7.3} s (old log-prob pass {grpo_old:.3} s)   lgpo saves {:.1}%",
+        "{name:<34} minibatch update ({BATCH} x {} tokens, median of {UPDATE_REPEATS}): lgpo {lgpo:7.3} s   grpo {grpo:7.3} s (old log-prob pass {grpo_old:.3} s)   lgpo saves {:.1}%",
         PROMPT + RESPONSE,
         100.0 * (1.0 - lgpo / grpo)
     );

@@ -7,6 +7,7 @@ use std::path::Path;
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use super::kernels::{MomentUpdate, ParamUpdate};
 use crate::{bail_input, Error, Result};
 
 /// AdamW hyper-parameters. Defaults: lr 1e-6 (the paper's scale for RL fine-tuning),
@@ -65,6 +66,65 @@ pub struct AdamW {
 
 const FORMAT: &str = "lgpo-adamw-v1";
 
+/// One parameter's update with the in-place CPU kernels: no full-size temporaries.
+fn update_in_place(
+    var: &Var,
+    g: &Tensor,
+    state: &mut ParamState,
+    c: &AdamWConfig,
+    lr: f64,
+    bias1: f64,
+    bias2: f64,
+) -> Result<()> {
+    let g = g.contiguous()?;
+    state.m.inplace_op2(&g, &MomentUpdate { beta: c.beta1 as f32, square: false })?;
+    state.v.inplace_op2(&g, &MomentUpdate { beta: c.beta2 as f32, square: true })?;
+    let update = ParamUpdate {
+        lr: lr as f32,
+        weight_decay: c.weight_decay as f32,
+        bias1: bias1 as f32,
+        bias2: bias2 as f32,
+        eps: c.eps as f32,
+    };
+    match &state.master {
+        Some(master) => {
+            master.inplace_op3(&state.m, &state.v, &update)?;
+            var.set(&master.to_dtype(var.dtype())?)?;
+        }
+        None => var.as_tensor().inplace_op3(&state.m, &state.v, &update)?,
+    }
+    Ok(())
+}
+
+/// The same update from candle tensor ops (any device; the reference of the kernels).
+fn update_with_tensor_ops(
+    var: &Var,
+    g: &Tensor,
+    state: &mut ParamState,
+    c: &AdamWConfig,
+    lr: f64,
+    bias1: f64,
+    bias2: f64,
+) -> Result<()> {
+    state.m = ((&state.m * c.beta1)? + (g * (1.0 - c.beta1))?)?;
+    state.v = ((&state.v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+    let master = match &state.master {
+        Some(m) => m.clone(),
+        None => var.as_tensor().detach(),
+    };
+    let decayed = (&master * (1.0 - lr * c.weight_decay))?;
+    let denom = ((&state.v / bias2)?.sqrt()? + c.eps)?;
+    let new = (decayed - (((&state.m / bias1)? / denom)? * lr)?)?;
+    match &mut state.master {
+        Some(m) => {
+            var.set(&new.to_dtype(var.dtype())?)?;
+            *m = new;
+        }
+        None => var.set(&new)?,
+    }
+    Ok(())
+}
+
 impl AdamW {
     /// Fresh state for `params` (names as in [`crate::model::Qwen2::params`]).
     pub fn new(params: &[(String, Var)], config: AdamWConfig) -> Result<Self> {
@@ -72,12 +132,13 @@ impl AdamW {
         let state = params
             .iter()
             .map(|(_, var)| {
-                let zeros = Tensor::zeros(var.shape(), DType::F32, var.device())?;
+                // Separate allocations: the moments are updated in place.
+                let zeros = || Tensor::zeros(var.shape(), DType::F32, var.device());
                 let master = match var.dtype() {
                     DType::F32 => None,
                     _ => Some(var.as_tensor().to_dtype(DType::F32)?.detach()),
                 };
-                Ok(ParamState { m: zeros.clone(), v: zeros, master })
+                Ok(ParamState { m: zeros()?, v: zeros()?, master })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(AdamW { config, names: params.iter().map(|(n, _)| n.clone()).collect(), state, step: 0 })
@@ -96,7 +157,12 @@ impl AdamW {
     /// One update with learning rate `lr`; `grads[i]` is the gradient of `params[i]`.
     pub fn step(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64) -> Result<()> {
         if params.len() != self.state.len() || grads.len() != self.state.len() {
-            bail_input!("optimizer holds {} parameters, got {} parameters and {} gradients", self.state.len(), params.len(), grads.len());
+            bail_input!(
+                "optimizer holds {} parameters, got {} parameters and {} gradients",
+                self.state.len(),
+                params.len(),
+                grads.len()
+            );
         }
         self.step += 1;
         let c = self.config;
@@ -104,22 +170,10 @@ impl AdamW {
         let bias2 = 1.0 - c.beta2.powi(self.step as i32);
         for (((_, var), grad), state) in params.iter().zip(grads).zip(self.state.iter_mut()) {
             let g = grad.to_dtype(DType::F32)?;
-            state.m = ((&state.m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
-            state.v = ((&state.v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-            let master = match &state.master {
-                Some(m) => m.clone(),
-                None => var.as_tensor().detach(),
-            };
-            let decayed = (&master * (1.0 - lr * c.weight_decay))?;
-            let denom = ((&state.v / bias2)?.sqrt()? + c.eps)?;
-            let update = ((&state.m / bias1)? / denom)?;
-            let new = (decayed - (update * lr)?)?;
-            match &mut state.master {
-                Some(m) => {
-                    var.set(&new.to_dtype(var.dtype())?)?;
-                    *m = new;
-                }
-                None => var.set(&new)?,
+            if var.device().is_cpu() {
+                update_in_place(var, &g, state, &c, lr, bias1, bias2)?;
+            } else {
+                update_with_tensor_ops(var, &g, state, &c, lr, bias1, bias2)?;
             }
         }
         Ok(())
@@ -144,10 +198,8 @@ impl AdamW {
         ]);
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         let io = |source| Error::Io { path: path.to_path_buf(), source };
-        safetensors::serialize_to_file(tensors, Some(metadata), &tmp).map_err(|e| Error::Checkpoint {
-            path: tmp.clone(),
-            message: e.to_string(),
-        })?;
+        safetensors::serialize_to_file(tensors, Some(metadata), &tmp)
+            .map_err(|e| Error::Checkpoint { path: tmp.clone(), message: e.to_string() })?;
         std::fs::rename(&tmp, path).map_err(io)
     }
 
@@ -168,9 +220,16 @@ impl AdamW {
         for ((name, var), state) in params.iter().zip(optimizer.state.iter_mut()) {
             let take = |kind: &str| -> Result<Tensor> {
                 let key = format!("{kind}.{name}");
-                let t = tensors.get(&key).ok_or_else(|| Error::MissingTensor { path: path.to_path_buf(), tensor: key.clone() })?;
+                let t = tensors
+                    .get(&key)
+                    .ok_or_else(|| Error::MissingTensor { path: path.to_path_buf(), tensor: key.clone() })?;
                 if t.dims() != var.dims() {
-                    return Err(Error::TensorShape { path: path.to_path_buf(), tensor: key, expected: var.dims().to_vec(), found: t.dims().to_vec() });
+                    return Err(Error::TensorShape {
+                        path: path.to_path_buf(),
+                        tensor: key,
+                        expected: var.dims().to_vec(),
+                        found: t.dims().to_vec(),
+                    });
                 }
                 Ok(t.to_dtype(DType::F32)?.to_device(var.device())?)
             };
@@ -208,6 +267,35 @@ mod tests {
             let got = var.as_tensor().to_vec1::<f32>()?[0] as f64;
             assert!((got - theta).abs() < 1e-6, "step {t}: {got} vs {theta}");
         }
+        Ok(())
+    }
+
+    /// The in-place CPU kernels give the tensor-op update.
+    #[test]
+    fn kernels_match_the_tensor_op_update() -> Result<()> {
+        let init: Vec<f32> = (0..1000).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let a = Var::new(init.as_slice(), &Device::Cpu)?;
+        let b = Var::new(init.as_slice(), &Device::Cpu)?;
+        let config = AdamWConfig { lr: 0.01, weight_decay: 0.1, ..AdamWConfig::default() };
+        let mut state_a = ParamState {
+            m: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
+            v: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
+            master: None,
+        };
+        let mut state_b = ParamState {
+            m: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
+            v: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
+            master: None,
+        };
+        for step in 1..=3 {
+            let g =
+                Tensor::new(init.iter().map(|x| x.sin() * step as f32).collect::<Vec<_>>().as_slice(), &Device::Cpu)?;
+            let (b1, b2) = (1.0 - 0.9f64.powi(step), 1.0 - 0.999f64.powi(step));
+            update_in_place(&a, &g, &mut state_a, &config, 0.01, b1, b2)?;
+            update_with_tensor_ops(&b, &g, &mut state_b, &config, 0.01, b1, b2)?;
+        }
+        let diff = (a.as_tensor() - b.as_tensor())?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-6, "{diff}");
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 mod adamw;
 mod grad_norm;
+mod kernels;
 mod schedule;
 
 pub use adamw::{AdamW, AdamWConfig};
