@@ -6,6 +6,7 @@
  */
 
 import { solveCountdown } from "./countdown_solver.js";
+import { mulberry32 } from "../util/random.js";
 
 /** Options of {@link generateCountdownTasks}; every field has a default. */
 export interface CountdownGenOptions {
@@ -29,16 +30,6 @@ export interface GeneratedCountdownTask {
   solution: string;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` solvable tasks; draws that have no solution are skipped (at most 100 draws per task). */
 export function generateCountdownTasks(count: number, options: CountdownGenOptions = {}): GeneratedCountdownTask[] {

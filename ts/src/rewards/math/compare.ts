@@ -18,6 +18,7 @@
 import { ComputeEngine } from "@cortex-js/compute-engine";
 import { Rational } from "../rational.js";
 import type { AnswerNode, RelOp } from "./structure.js";
+import { hashSeed, mulberry32 } from "../../util/random.js";
 
 type Boxed = ReturnType<ComputeEngine["parse"]>;
 
@@ -189,19 +190,6 @@ function numeric(e: Boxed): Num | undefined {
   }
 }
 
-/** Deterministic PRNG (mulberry32) seeded from the two expressions, so verdicts are reproducible. */
-function rng(seedText: string): () => number {
-  let h = 2166136261;
-  for (let i = 0; i < seedText.length; i++) h = Math.imul(h ^ seedText.charCodeAt(i), 16777619);
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CONSTANT_SYMBOLS = new Set(["Pi", "ExponentialE", "ImaginaryUnit", "PositiveInfinity", "NegativeInfinity", "ComplexInfinity", "NaN"]);
 
@@ -222,7 +210,8 @@ function atRandomPoints(
   points: number,
   agree: (a: Num, b: Num) => boolean,
 ): boolean {
-  const rand = rng(`${JSON.stringify(g.json)}|${JSON.stringify(p.json)}`);
+  // Seeded from the two expressions, so verdicts are reproducible.
+  const rand = mulberry32(hashSeed(`${JSON.stringify(g.json)}|${JSON.stringify(p.json)}`));
   let valid = 0;
   for (let k = 0; k < points; k++) {
     const sub: Record<string, number> = {};
