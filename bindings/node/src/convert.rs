@@ -16,7 +16,10 @@ pub fn device(name: Option<&str>) -> Result<Device> {
         other => {
             let ordinal = match other.strip_prefix("cuda") {
                 Some("") => 0,
-                Some(rest) => rest.strip_prefix(':').and_then(|n| n.parse().ok()).ok_or_else(|| invalid(format!("device: `{other}` is not cpu, cuda or cuda:N")))?,
+                Some(rest) => rest
+                    .strip_prefix(':')
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| invalid(format!("device: `{other}` is not cpu, cuda or cuda:N")))?,
                 None => return Err(invalid(format!("device: `{other}` is not cpu, cuda or cuda:N"))),
             };
             Device::new_cuda(ordinal).map_err(|e| invalid(format!("device: cannot use {other}: {e}")))

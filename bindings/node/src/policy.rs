@@ -22,9 +22,8 @@ type Shared = Arc<Mutex<Option<Policy>>>;
 
 /// Runs `f` on the policy, failing cleanly when it was disposed or broken by an earlier panic.
 fn with_policy<T>(shared: &Shared, f: impl FnOnce(&mut Policy) -> Result<T>) -> Result<T> {
-    let mut guard_ = shared
-        .lock()
-        .map_err(|_| invalid("the policy is unusable after an internal error; load it again"))?;
+    let mut guard_ =
+        shared.lock().map_err(|_| invalid("the policy is unusable after an internal error; load it again"))?;
     match guard_.as_mut() {
         Some(policy) => f(policy),
         None => Err(invalid("the policy has been disposed")),
@@ -188,7 +187,9 @@ impl Task for TrainTask {
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
             let objective = core(Objective::from_config(&self.objective))?;
-            with_policy(&self.shared, |p| Ok(core(p.train_minibatch(&self.minibatch, &objective))?.into_iter().collect()))
+            with_policy(&self.shared, |p| {
+                Ok(core(p.train_minibatch(&self.minibatch, &objective))?.into_iter().collect())
+            })
         })
     }
 
@@ -233,7 +234,11 @@ pub struct NativePolicy {
 impl NativePolicy {
     /// Samples continuations of token-id prompts.
     #[napi(ts_return_type = "Promise<GenerationOutput[]>")]
-    pub fn generate(&self, prompts: Vec<Vec<u32>>, options: Option<SamplingOptions>) -> Result<AsyncTask<GenerateTask>> {
+    pub fn generate(
+        &self,
+        prompts: Vec<Vec<u32>>,
+        options: Option<SamplingOptions>,
+    ) -> Result<AsyncTask<GenerateTask>> {
         let params = match options {
             Some(o) => o.to_core()?,
             None => lgpo_core::generate::SamplingParams::default(),
@@ -304,7 +309,8 @@ impl Task for InitTask {
 
     fn compute(&mut self) -> Result<()> {
         guard(|| {
-            let config: lgpo_core::model::Qwen2Config = from_json(self.config.take().unwrap_or_default(), "model config")?;
+            let config: lgpo_core::model::Qwen2Config =
+                from_json(self.config.take().unwrap_or_default(), "model config")?;
             core(config.validate(std::path::Path::new("<config>")))?;
             let model = core(Qwen2::random(config, self.seed, &candle_core::Device::Cpu, DType::F32))?;
             core(lgpo_core::checkpoint::save_pretrained(&model, &self.dir, self.dtype, None))
@@ -319,7 +325,12 @@ impl Task for InitTask {
 /// Writes a randomly initialised checkpoint (Hugging Face's Qwen2 initialisation from `seed`)
 /// for `config` (a `config.json` object) to `dir`: for tests and benchmarks of model shapes.
 #[napi(js_name = "initRandomCheckpoint", ts_return_type = "Promise<void>")]
-pub fn init_random_checkpoint(dir: String, config: serde_json::Value, seed: Option<i64>, dtype: Option<String>) -> Result<AsyncTask<InitTask>> {
+pub fn init_random_checkpoint(
+    dir: String,
+    config: serde_json::Value,
+    seed: Option<i64>,
+    dtype: Option<String>,
+) -> Result<AsyncTask<InitTask>> {
     let dtype = crate::convert::dtype(Some(dtype.as_deref().unwrap_or("f32")), &candle_core::Device::Cpu)?;
     Ok(AsyncTask::new(InitTask { dir, config: Some(config), seed: seed.unwrap_or(0).max(0) as u64, dtype }))
 }

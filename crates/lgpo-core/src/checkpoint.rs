@@ -66,7 +66,9 @@ fn write_checkpoint(model: &Qwen2, staging: &Path, dtype: DType, carry_from: Opt
     let tensors: Vec<(String, Tensor)> = model
         .params()
         .iter()
-        .map(|(name, var)| Ok((name.clone(), var.as_tensor().detach().to_dtype(dtype)?.to_device(&candle_core::Device::Cpu)?)))
+        .map(|(name, var)| {
+            Ok((name.clone(), var.as_tensor().detach().to_dtype(dtype)?.to_device(&candle_core::Device::Cpu)?))
+        })
         .collect::<Result<_>>()?;
     let weights_path = staging.join("model.safetensors");
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);

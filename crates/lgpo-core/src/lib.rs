@@ -15,9 +15,9 @@ pub mod error;
 pub mod generate;
 pub mod model;
 pub mod objectives;
+pub mod ops;
 pub mod optim;
 pub mod policy;
-pub mod ops;
 pub mod rng;
 pub mod tokenizer;
 

@@ -28,7 +28,8 @@ fn saved_checkpoint_loads_back_identically() {
         assert_eq!(params(&load(&dir)), params(&model), "{name}");
         assert!(dir.join("generation_config.json").exists(), "carried files are copied");
 
-        let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
         assert_eq!(config["architectures"][0], "Qwen2ForCausalLM");
         assert_eq!(config["bos_token_id"], 1);
         assert_eq!(config["torch_dtype"], "float32");

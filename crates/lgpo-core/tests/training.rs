@@ -43,7 +43,12 @@ fn perturbed_old(policy: &Policy, rollout: &Rollout, seed: u64) -> Vec<Vec<f32>>
 }
 
 fn minibatch(rollout: &Rollout, old: Option<Vec<Vec<f32>>>) -> Minibatch {
-    Minibatch { sequences: rollout.sequences.clone(), advantages: rollout.advantages.clone(), old_logprobs: old, ref_logprobs: None }
+    Minibatch {
+        sequences: rollout.sequences.clone(),
+        advantages: rollout.advantages.clone(),
+        old_logprobs: old,
+        ref_logprobs: None,
+    }
 }
 
 fn max_relative_difference(a: &[Tensor], b: &[Tensor]) -> f32 {
@@ -67,7 +72,10 @@ fn micro_batches_and_zero_advantage_skipping_give_the_same_gradient() {
     let reference = policy(64, false);
     let old = perturbed_old(&reference, &data, 2);
     let objectives = [
-        ObjectiveConfig { gate: GateConfig { tau: Some(-2.0), ..GateConfig::default() }, ..ObjectiveConfig::named("lgpo") },
+        ObjectiveConfig {
+            gate: GateConfig { tau: Some(-2.0), ..GateConfig::default() },
+            ..ObjectiveConfig::named("lgpo")
+        },
         ObjectiveConfig::named("grpo"),
         ObjectiveConfig::named("gspo"),
         ObjectiveConfig { aggregation: Some(Aggregation::SeqMeanTokenSum), ..ObjectiveConfig::named("pg") },
@@ -140,7 +148,8 @@ fn optimizer_state_round_trips_through_a_checkpoint() {
     p.train_minibatch(&mb, &objective).unwrap();
     assert_eq!(weights(&p), continued, "a restored optimizer continues exactly");
 
-    let err = AdamW::load(dir.path().join("missing.safetensors"), p.model().params(), AdamWConfig::default()).unwrap_err();
+    let err =
+        AdamW::load(dir.path().join("missing.safetensors"), p.model().params(), AdamWConfig::default()).unwrap_err();
     assert!(err.to_string().contains("missing.safetensors"));
     std::fs::write(&path, b"garbage").unwrap();
     let err = AdamW::load(&path, p.model().params(), AdamWConfig::default()).unwrap_err();

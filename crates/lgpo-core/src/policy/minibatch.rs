@@ -35,7 +35,11 @@ impl Minibatch {
             }
             for (i, (row, seq)) in rows.iter().zip(&self.sequences).enumerate() {
                 if row.len() != seq.response.len() {
-                    bail_input!("minibatch.{name}[{i}] has {} values for {} response tokens", row.len(), seq.response.len());
+                    bail_input!(
+                        "minibatch.{name}[{i}] has {} values for {} response tokens",
+                        row.len(),
+                        seq.response.len()
+                    );
                 }
             }
         }
@@ -44,7 +48,8 @@ impl Minibatch {
 
     /// The sequences at `indices`, all fields kept in step.
     pub(crate) fn select(&self, indices: &[usize]) -> Minibatch {
-        let pick = |rows: &Option<Vec<Vec<f32>>>| rows.as_ref().map(|r| indices.iter().map(|&i| r[i].clone()).collect());
+        let pick =
+            |rows: &Option<Vec<Vec<f32>>>| rows.as_ref().map(|r| indices.iter().map(|&i| r[i].clone()).collect());
         Minibatch {
             sequences: indices.iter().map(|&i| self.sequences[i].clone()).collect(),
             advantages: indices.iter().map(|&i| self.advantages[i]).collect(),

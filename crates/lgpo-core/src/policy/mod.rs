@@ -9,8 +9,8 @@ use std::time::Instant;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
-pub use minibatch::{Minibatch, Rollout};
 use minibatch::padded_rows;
+pub use minibatch::{Minibatch, Rollout};
 
 use crate::model::{Grad, LogprobPath, Qwen2, SequenceBatch};
 use crate::objectives::{Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
@@ -127,7 +127,12 @@ impl Policy {
 
     /// Old log-probs for `rollout` if `objective` needs them, else `None` (LGPO never computes
     /// them).
-    pub fn old_logprobs(&self, rollout: &Rollout, objective: &Objective, source: OldLogprobSource) -> Result<Option<Vec<Vec<f32>>>> {
+    pub fn old_logprobs(
+        &self,
+        rollout: &Rollout,
+        objective: &Objective,
+        source: OldLogprobSource,
+    ) -> Result<Option<Vec<Vec<f32>>>> {
         if !objective.needs_old_logprobs() {
             return Ok(None);
         }
@@ -138,7 +143,9 @@ impl Policy {
             }
             OldLogprobSource::Generation => match &rollout.generation_logprobs {
                 Some(rows) => Ok(Some(rows.clone())),
-                None => bail_input!("old log-probs from generation were asked for, but the rollout has no generation_logprobs"),
+                None => bail_input!(
+                    "old log-probs from generation were asked for, but the rollout has no generation_logprobs"
+                ),
             },
         }
     }
@@ -238,7 +245,13 @@ impl Policy {
 
     /// The updates of one rollout batch: old log-probs once before the first update when the
     /// objective needs them, then `updates` optimizer steps on consecutive minibatches.
-    pub fn train_rollout(&mut self, rollout: &Rollout, objective: &Objective, updates: usize, source: OldLogprobSource) -> Result<RolloutReport> {
+    pub fn train_rollout(
+        &mut self,
+        rollout: &Rollout,
+        objective: &Objective,
+        updates: usize,
+        source: OldLogprobSource,
+    ) -> Result<RolloutReport> {
         let n = rollout.sequences.len();
         if updates == 0 || n % updates != 0 {
             bail_input!("updates ({updates}) must divide the rollout's {n} sequences into equal minibatches");
