@@ -24,7 +24,9 @@ export function dataFile(rel: string): DataFile {
   const path = join(DATA_DIR, rel);
   const present = existsSync(path);
   if (!present && !IN_CI) {
-    console.warn(`[skip] ${rel}: not found under ${DATA_DIR} (set LGPO_DATA_DIR to the shared data directory); tests that need it are skipped`);
+    console.warn(
+      `[skip] ${rel}: not found under ${DATA_DIR} (set LGPO_DATA_DIR to the shared data directory); tests that need it are skipped`,
+    );
   }
   return { path, skip: !present && !IN_CI };
 }

@@ -29,7 +29,8 @@ export function readSafetensors(path: string): Record<string, Tensor> {
     const view = new DataView(bytes.buffer, bytes.byteOffset + base + start, end - start);
     const data: number[] = [];
     if (info.dtype === "F32") for (let i = 0; i < view.byteLength; i += 4) data.push(view.getFloat32(i, true));
-    else if (info.dtype === "I64") for (let i = 0; i < view.byteLength; i += 8) data.push(Number(view.getBigInt64(i, true)));
+    else if (info.dtype === "I64")
+      for (let i = 0; i < view.byteLength; i += 8) data.push(Number(view.getBigInt64(i, true)));
     else continue;
     out[name] = { shape: info.shape, data };
   }

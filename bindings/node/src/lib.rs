@@ -3,6 +3,9 @@
 //! and converts the result back. Core errors become JS `Error`s carrying the core's message; a
 //! panic becomes an `Error` too, never a crash of the Node process.
 
+// napi's macros register the exported items only outside `cfg(test)`.
+#![cfg_attr(test, allow(dead_code))]
+
 mod convert;
 mod errors;
 mod objectives;

@@ -10,6 +10,9 @@
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 
+// `!(x > 0.0)` is written on purpose throughout: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod checkpoint;
 pub mod error;
 pub mod generate;

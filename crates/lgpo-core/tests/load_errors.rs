@@ -144,7 +144,8 @@ fn sharded_checkpoint_with_missing_shard_or_tensor() {
 fn config_errors_name_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let tensors = fixture_tensors();
-    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 4] = [
+    type Mutation = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: [(&str, Mutation); 4] = [
         (
             "hidden_size",
             Box::new(|c| {

@@ -26,10 +26,16 @@ function file(name: string, lines: unknown[]): string {
 
 describe("lgpo-run score", () => {
   it("writes log-probs, entropies and the mean log-prob of each line", () => {
-    const input = file("ids.jsonl", [{ prompt_ids: [5, 6, 7], response_ids: [8, 9] }, { prompt_ids: [1], response_ids: [2, 3, 4] }]);
+    const input = file("ids.jsonl", [
+      { prompt_ids: [5, 6, 7], response_ids: [8, 9] },
+      { prompt_ids: [1], response_ids: [2, 3, 4] },
+    ]);
     const r = run("score", "--model", TINY_TIED, "--input", input);
     expect(r.code, r.stderr).toBe(0);
-    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows.map((x) => x.logprobs.length)).toEqual([2, 3]);
     for (const x of rows) {
       const mean = x.logprobs.reduce((a: number, b: number) => a + b, 0) / x.logprobs.length;
@@ -46,15 +52,48 @@ describe("lgpo-run score", () => {
     const bad = file("bad.jsonl", [{ prompt_ids: [1], response_ids: [2] }, "{not json"]);
     const cases = [
       run("score", "--model", TINY_TIED, "--input", bad, "--out", out),
-      run("score", "--model", TINY_TIED, "--input", file("field.jsonl", [{ prompt_ids: [1], response_ids: ["a"] }]), "--out", out),
-      run("score", "--model", TINY_TIED, "--input", file("vocab.jsonl", [{ prompt_ids: [1], response_ids: [999] }]), "--out", out),
-      run("score", "--model", join(tmp, "missing"), "--input", file("ok.jsonl", [{ prompt_ids: [1], response_ids: [2] }]), "--out", out),
+      run(
+        "score",
+        "--model",
+        TINY_TIED,
+        "--input",
+        file("field.jsonl", [{ prompt_ids: [1], response_ids: ["a"] }]),
+        "--out",
+        out,
+      ),
+      run(
+        "score",
+        "--model",
+        TINY_TIED,
+        "--input",
+        file("vocab.jsonl", [{ prompt_ids: [1], response_ids: [999] }]),
+        "--out",
+        out,
+      ),
+      run(
+        "score",
+        "--model",
+        join(tmp, "missing"),
+        "--input",
+        file("ok.jsonl", [{ prompt_ids: [1], response_ids: [2] }]),
+        "--out",
+        out,
+      ),
       run("score", "--model", TINY_TIED, "--input", join(tmp, "missing.jsonl")),
       run("score", "--model", TINY_TIED),
       run("score", "--model", TINY_TIED, "--input", bad, "--batch-size", "0"),
       run("frobnicate"),
     ];
-    const messages = [/bad\.jsonl:2: not valid JSON/, /field\.jsonl:1: field response_ids/, /999.*vocabulary/, /config\.json/, /missing\.jsonl/, /--input/, /--batch-size/, /unknown command/];
+    const messages = [
+      /bad\.jsonl:2: not valid JSON/,
+      /field\.jsonl:1: field response_ids/,
+      /999.*vocabulary/,
+      /config\.json/,
+      /missing\.jsonl/,
+      /--input/,
+      /--batch-size/,
+      /unknown command/,
+    ];
     cases.forEach((r, i) => {
       expect(r.code, `case ${i}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(messages[i]!);
@@ -67,7 +106,17 @@ describe("lgpo-run score", () => {
     const score = run("score", "--help").stdout;
     for (const o of ["--model", "--input", "--out", "--batch-size", "--device"]) expect(score).toContain(o);
     const gen = run("generate", "--help").stdout;
-    for (const o of ["--prompt", "--input", "--n", "--temperature", "--top-p", "--top-k", "--max-tokens", "--seed", "--chat"]) {
+    for (const o of [
+      "--prompt",
+      "--input",
+      "--n",
+      "--temperature",
+      "--top-p",
+      "--top-k",
+      "--max-tokens",
+      "--seed",
+      "--chat",
+    ]) {
       expect(gen).toContain(o);
     }
     expect(run("--help").code).toBe(0);
@@ -77,10 +126,34 @@ describe("lgpo-run score", () => {
 describe("lgpo-run generate", () => {
   it("samples n continuations per prompt of a JSONL file", () => {
     const input = file("prompts.jsonl", [{ prompt_ids: [5, 6, 7] }, { prompt_ids: [9] }]);
-    const r = run("generate", "--model", TINY_TIED, "--input", input, "--n", "3", "--max-tokens", "4", "--temperature", "2", "--seed", "4");
+    const r = run(
+      "generate",
+      "--model",
+      TINY_TIED,
+      "--input",
+      input,
+      "--n",
+      "3",
+      "--max-tokens",
+      "4",
+      "--temperature",
+      "2",
+      "--seed",
+      "4",
+    );
     expect(r.code, r.stderr).toBe(0);
-    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(rows.map((x) => [x.prompt_index, x.sample])).toEqual([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.prompt_index, x.sample])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ]);
     expect(rows.every((x) => x.tokens.length === 4 && x.finish_reason === "length")).toBe(true);
     expect(new Set(rows.slice(0, 3).map((x) => x.tokens.join())).size).toBeGreaterThan(1);
   });
@@ -103,7 +176,10 @@ describe("lgpo-run generate", () => {
     it("generates from --prompt text with --chat and scores text lines", () => {
       const r = run("generate", "--model", model, "--prompt", "What is 2+2?", "--chat", "--max-tokens", "3");
       expect(r.code, r.stderr).toBe(0);
-      const [row] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const [row] = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       expect(row.tokens).toHaveLength(3);
       expect(typeof row.text).toBe("string");
       const s = run("score", "--model", model, "--input", file("text.jsonl", [{ prompt: "2+2=", response: "4" }]));
@@ -122,7 +198,12 @@ describe("lgpo-run verify", () => {
     ]);
     const r = run("verify", "--task", "countdown", "--input", input);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).score)).toEqual([1, 0.1, 0]);
+    expect(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).score),
+    ).toEqual([1, 0.1, 0]);
     expect(r.stderr).toMatch(/3/);
     expect(run("verify", "--task", "chess", "--input", input).code).toBe(2);
   });

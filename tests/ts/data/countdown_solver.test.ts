@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { solveCountdown, solveCountdownAll } from "../../../ts/src/data/countdown_solver.js";
 import { scoreCountdown } from "../../../ts/src/rewards/countdown.js";
 
-const verify = (nums: number[], target: number, sol: string) => scoreCountdown(`<answer>${sol}</answer>`, { nums, target }).score;
+const verify = (nums: number[], target: number, sol: string) =>
+  scoreCountdown(`<answer>${sol}</answer>`, { nums, target }).score;
 
 describe("countdown solver", () => {
   it("solves small tasks with a solution the verifier accepts", () => {

@@ -92,7 +92,10 @@ describe("countdown scoring (TinyZero levels: 1.0 / 0.1 / 0)", () => {
   });
 
   it("rejects oversized and deeply nested answers without throwing", () => {
-    expect(scoreCountdown(answer("(".repeat(5000) + "1" + ")".repeat(5000)), task)).toMatchObject({ score: 0.1, verdict: "malformed" });
+    expect(scoreCountdown(answer("(".repeat(5000) + "1" + ")".repeat(5000)), task)).toMatchObject({
+      score: 0.1,
+      verdict: "malformed",
+    });
     const deep = "(".repeat(200) + "3 * 4 * 2 * 1" + ")".repeat(200);
     expect(scoreCountdown(answer(deep), task)).toMatchObject({ score: 0.1, verdict: "malformed" });
     expect(scoreCountdown(answer("9".repeat(100)), task)).toMatchObject({ score: 0.1, verdict: "malformed" });
@@ -118,7 +121,10 @@ describe.skipIf(testSet.skip)("countdown on the 2000 test tasks (solver solution
       const sol = solveCountdown(row.nums, row.target);
       if (sol === undefined) continue;
       solvable++;
-      expect(scoreCountdown(answer(sol), row), `${sol} for ${JSON.stringify(row)}`).toMatchObject({ score: 1, verdict: "correct" });
+      expect(scoreCountdown(answer(sol), row), `${sol} for ${JSON.stringify(row)}`).toMatchObject({
+        score: 1,
+        verdict: "correct",
+      });
       const n0 = row.nums[0]!;
       const perturbed = [
         `${sol} + ${n0} - ${n0}`, // reuses a number
@@ -133,7 +139,9 @@ describe.skipIf(testSet.skip)("countdown on the 2000 test tasks (solver solution
         expect(scoreCountdown(answer(p), row).score, `${p} for ${JSON.stringify(row)}`).toBe(0.1);
       }
     }
-    console.log(`countdown: ${solvable}/${rows.length} test tasks solvable; solved, verified and perturbed in ${Date.now() - t0} ms`);
+    console.log(
+      `countdown: ${solvable}/${rows.length} test tasks solvable; solved, verified and perturbed in ${Date.now() - t0} ms`,
+    );
     expect(solvable).toBe(2000);
   });
 });

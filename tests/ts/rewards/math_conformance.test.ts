@@ -74,11 +74,16 @@ describe.skipIf(file.skip)("Math-Verify conformance", () => {
           g.fp++;
           fp++;
         } else g.fn++;
-        disagreements.push(`  #${i} ${c.group}: expected ${c.expected}, got ${r.verdict} (extracted ${JSON.stringify(r.extracted ?? null)?.slice(0, 80)}, gold ${JSON.stringify(r.gold ?? null)?.slice(0, 60)})`);
+        disagreements.push(
+          `  #${i} ${c.group}: expected ${c.expected}, got ${r.verdict} (extracted ${JSON.stringify(r.extracted ?? null)?.slice(0, 80)}, gold ${JSON.stringify(r.gold ?? null)?.slice(0, 60)})`,
+        );
       }
     });
 
-    const rows = [...groups.entries()].map(([name, g]) => `  ${name.padEnd(40)} ${String(g.agree).padStart(3)}/${String(g.n).padEnd(3)} false+ ${g.fp}  false- ${g.fn}`);
+    const rows = [...groups.entries()].map(
+      ([name, g]) =>
+        `  ${name.padEnd(40)} ${String(g.agree).padStart(3)}/${String(g.n).padEnd(3)} false+ ${g.fp}  false- ${g.fn}`,
+    );
     console.log(
       [
         `Math-Verify conformance: ${agree}/${cases.length} agree (${((100 * agree) / cases.length).toFixed(1)}%), ${fp} false positives, ${ms} ms through the worker pool`,

@@ -4,7 +4,8 @@ import { extractCandidates, lastBoxed } from "../../../ts/src/rewards/math/extra
 import { normalizeAnswer } from "../../../ts/src/rewards/math/normalize.js";
 import { parseAnswer } from "../../../ts/src/rewards/math/structure.js";
 
-const eq = (gold: string, pred: string, o: MathVerifyOptions = {}) => checkEquivalent(gold, pred, o).verdict === "correct";
+const eq = (gold: string, pred: string, o: MathVerifyOptions = {}) =>
+  checkEquivalent(gold, pred, o).verdict === "correct";
 
 describe("extraction", () => {
   it("takes the last \\boxed{} with nested braces, and \\fbox", () => {
@@ -70,7 +71,9 @@ describe("normalisation", () => {
   }
 
   it("keeps a matrix row break and a pair with a comma", () => {
-    expect(normalizeAnswer("\\begin{pmatrix} 1 \\\\ x \\end{pmatrix}").latex).toBe("\\begin{pmatrix} 1 \\\\ x \\end{pmatrix}");
+    expect(normalizeAnswer("\\begin{pmatrix} 1 \\\\ x \\end{pmatrix}").latex).toBe(
+      "\\begin{pmatrix} 1 \\\\ x \\end{pmatrix}",
+    );
     expect(parseAnswer(normalizeAnswer("(2,500)").latex)?.k).toBe("tuple");
   });
 });
@@ -193,7 +196,10 @@ describe("equivalence", () => {
 
 describe("verifyMath", () => {
   it("returns a verdict for every kind of response", () => {
-    expect(verifyMath("\\frac{1}{2}", "so the answer is \\boxed{0.5}.")).toMatchObject({ verdict: "correct", extracted: "0.5" });
+    expect(verifyMath("\\frac{1}{2}", "so the answer is \\boxed{0.5}.")).toMatchObject({
+      verdict: "correct",
+      extracted: "0.5",
+    });
     expect(verifyMath("\\frac{1}{2}", "so the answer is \\boxed{0.6}.").verdict).toBe("wrong");
     expect(verifyMath("\\frac{1}{2}", "so the answer is one half").verdict).toBe("no_answer");
     expect(verifyMath("", "\\boxed{1}").verdict).toBe("bad_gold");

@@ -31,14 +31,20 @@ describe.skipIf(math500.skip)("MATH500 gold answers", () => {
     const failed = results.map((r, i) => [r, rows[i]!] as const).filter(([r]) => r.verdict !== "correct");
     console.log(
       `MATH500 gold vs boxed solution: ${500 - failed.length}/500 equivalent, ${ms} ms for 500 checks (${(ms / 500).toFixed(1)} ms each)` +
-        failed.map(([r, row]) => `\n  ${row.unique_id}: ${row.answer} vs ${lastBoxed(row.solution)?.content} -> ${r.verdict}`).join(""),
+        failed
+          .map(
+            ([r, row]) => `\n  ${row.unique_id}: ${row.answer} vs ${lastBoxed(row.solution)?.content} -> ${r.verdict}`,
+          )
+          .join(""),
     );
     expect(failed).toEqual([]);
   });
 
   it("no answer matches the next problem's different answer (false-positive probe)", async () => {
     const rows = readJsonl<{ answer: string }>(math500.path);
-    const pairs = rows.map((r, i) => [r.answer, rows[(i + 1) % rows.length]!.answer] as const).filter(([a, b]) => compact(a) !== compact(b));
+    const pairs = rows
+      .map((r, i) => [r.answer, rows[(i + 1) % rows.length]!.answer] as const)
+      .filter(([a, b]) => compact(a) !== compact(b));
     const results = await Promise.all(pairs.map(([a, b]) => pool.equivalent(a, b)));
     const matches = pairs.filter((_, i) => results[i]!.verdict === "correct").map(([a, b]) => `${a} ~ ${b}`);
     // "x=5" is the answer 5 written as an assignment: a true match.
@@ -51,7 +57,9 @@ describe.skipIf(olympiad.skip)("OlympiadBench final answers", () => {
   afterAll(() => pool.close());
 
   it("each final_answer list reads as an answer equivalent to itself", async () => {
-    const rows = readJsonl<{ id: number; final_answer: string[]; solution: string[]; is_multiple_answer: boolean }>(olympiad.path);
+    const rows = readJsonl<{ id: number; final_answer: string[]; solution: string[]; is_multiple_answer: boolean }>(
+      olympiad.path,
+    );
     expect(rows.length).toBe(675);
     const golds = rows.map((r) => goldAnswerOf(r.final_answer)!);
     const t0 = Date.now();
@@ -72,7 +80,9 @@ describe.skipIf(olympiad.skip)("OlympiadBench final answers", () => {
   it("no final answer matches the next problem's different answer (false-positive probe)", async () => {
     const rows = readJsonl<{ final_answer: string[] }>(olympiad.path);
     const golds = rows.map((r) => goldAnswerOf(r.final_answer)!);
-    const pairs = golds.map((g, i) => [g, golds[(i + 1) % golds.length]!] as const).filter(([a, b]) => compact(a) !== compact(b));
+    const pairs = golds
+      .map((g, i) => [g, golds[(i + 1) % golds.length]!] as const)
+      .filter(([a, b]) => compact(a) !== compact(b));
     const results = await Promise.all(pairs.map(([a, b]) => pool.equivalent(a, b)));
     expect(pairs.filter((_, i) => results[i]!.verdict === "correct")).toEqual([]);
   });

@@ -82,7 +82,9 @@ describe("MathVerifierPool on hostile outputs", () => {
   for (const [what, response] of hostile) {
     it(`${what}: not correct, within the timeout`, async () => {
       const t0 = Date.now();
-      const r = await pool.verify("4", response, { extract: { finalAnswer: true, lastMath: true, plainNumbers: true } });
+      const r = await pool.verify("4", response, {
+        extract: { finalAnswer: true, lastMath: true, plainNumbers: true },
+      });
       expect(r.verdict).not.toBe("correct");
       expect(Date.now() - t0).toBeLessThan(timeoutMs + 3000);
     });

@@ -1,11 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { rewards, rewardRegistry, RewardRegistry, defineReward, rewardMetrics, type RewardInput } from "../../../ts/src/rewards/index.js";
+import {
+  rewards,
+  rewardRegistry,
+  RewardRegistry,
+  defineReward,
+  rewardMetrics,
+  type RewardInput,
+} from "../../../ts/src/rewards/index.js";
 
 describe("reward registry", () => {
   it("has the built-ins and builds them by name", async () => {
     expect(rewardRegistry.names()).toEqual(expect.arrayContaining(["countdown", "math"]));
     const cd = rewards.get("countdown");
-    const { results } = await cd.score([{ response: "<answer>3 * 8</answer>", reference: { target: 24, nums: [8, 3] } }]);
+    const { results } = await cd.score([
+      { response: "<answer>3 * 8</answer>", reference: { target: 24, nums: [8, 3] } },
+    ]);
     expect(results[0]).toMatchObject({ score: 1, status: "ok", verdict: "correct" });
   });
 
@@ -23,7 +32,9 @@ describe("reward registry", () => {
 
   it("passes options to the factory", async () => {
     const cd = rewards.get("countdown", { formatScore: 0 });
-    const { results } = await cd.score([{ response: "<answer>3 + 8</answer>", reference: { target: 24, nums: [8, 3] } }]);
+    const { results } = await cd.score([
+      { response: "<answer>3 + 8</answer>", reference: { target: 24, nums: [8, 3] } },
+    ]);
     expect(results[0]!.score).toBe(0);
   });
 });
@@ -33,7 +44,10 @@ describe("custom rewards", () => {
 
   it("accepts sync and async functions, numbers or score objects", async () => {
     const sync = defineReward("len", ({ response }) => response.length);
-    const asyncFn = defineReward("async", async ({ response }) => ({ score: response === "yes" ? 1 : 0, verdict: response }));
+    const asyncFn = defineReward("async", async ({ response }) => ({
+      score: response === "yes" ? 1 : 0,
+      verdict: response,
+    }));
     expect((await sync.score([input("abc")])).results[0]).toMatchObject({ score: 3, status: "ok" });
     const { results, metrics } = await asyncFn.score([input("yes"), input("no")]);
     expect(results.map((r) => r.score)).toEqual([1, 0]);
@@ -53,7 +67,11 @@ describe("custom rewards", () => {
   });
 
   it("times out slow async rewards per sample", async () => {
-    const slow = defineReward("slow", ({ response }) => new Promise<number>((r) => setTimeout(() => r(1), response === "slow" ? 5_000 : 1)), { timeoutMs: 100, failureScore: -1 });
+    const slow = defineReward(
+      "slow",
+      ({ response }) => new Promise<number>((r) => setTimeout(() => r(1), response === "slow" ? 5_000 : 1)),
+      { timeoutMs: 100, failureScore: -1 },
+    );
     const t0 = Date.now();
     const { results, metrics } = await slow.score([input("fast"), input("slow")]);
     expect(Date.now() - t0).toBeLessThan(2_000);
@@ -74,7 +92,9 @@ describe("custom rewards", () => {
 
 describe("built-in rewards", () => {
   it("countdown reports bad reference rows as errors", async () => {
-    const { results, metrics } = await rewards.countdown().score([{ response: "<answer>1</answer>", reference: { target: "24", nums: [1] } }]);
+    const { results, metrics } = await rewards
+      .countdown()
+      .score([{ response: "<answer>1</answer>", reference: { target: "24", nums: [1] } }]);
     expect(results[0]).toMatchObject({ score: 0, status: "error" });
     expect(results[0]!.detail).toMatch(/target/);
     expect(metrics.errors).toBe(1);
@@ -93,7 +113,15 @@ describe("built-in rewards", () => {
         { response: "\\boxed{1}", reference: {} },
       ]);
       expect(results.map((r) => r.score)).toEqual([1, 1, 0, 0, 1, 1, 0]);
-      expect(results.map((r) => r.verdict)).toEqual(["correct", "correct", "wrong", "no_answer", "correct", "correct", undefined]);
+      expect(results.map((r) => r.verdict)).toEqual([
+        "correct",
+        "correct",
+        "wrong",
+        "no_answer",
+        "correct",
+        "correct",
+        undefined,
+      ]);
       expect(metrics).toMatchObject({ count: 7, errors: 1 });
     } finally {
       await math.close();

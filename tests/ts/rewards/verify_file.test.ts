@@ -20,7 +20,12 @@ async function run(task: "countdown" | "math", path: string) {
   out.on("data", (c: Buffer) => chunks.push(c.toString()));
   const summary = await verifyFile(task, path, out, { batchSize: 2, math: { size: 1 } });
   out.end();
-  const lines = chunks.join("").trim().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = chunks
+    .join("")
+    .trim()
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { summary, lines };
 }
 
@@ -60,11 +65,26 @@ describe("verifyFile", () => {
 
   it("names the line and the field of a bad line, after writing the lines before it", async () => {
     const cases: Array<["countdown" | "math", unknown[], RegExp, string | undefined]> = [
-      ["countdown", [{ response: "<answer>1</answer>", target: 1, nums: [1] }, "{not json"], /^line 2: invalid JSON/, undefined],
-      ["countdown", [{ response: 5, target: 1, nums: [1] }], /^line 1: field "response" must be a string, got 5/, "response"],
+      [
+        "countdown",
+        [{ response: "<answer>1</answer>", target: 1, nums: [1] }, "{not json"],
+        /^line 2: invalid JSON/,
+        undefined,
+      ],
+      [
+        "countdown",
+        [{ response: 5, target: 1, nums: [1] }],
+        /^line 1: field "response" must be a string, got 5/,
+        "response",
+      ],
       ["countdown", [{ response: "", target: 1.5, nums: [1] }], /^line 1: field "target" must be an integer/, "target"],
       ["countdown", [{ response: "", target: 1 }], /^line 1: field "nums" must be a non-empty array/, "nums"],
-      ["math", [{ response: "x" }], /^line 1: field "answer" must be a string or a list of strings, got nothing \(missing\)/, "answer"],
+      [
+        "math",
+        [{ response: "x" }],
+        /^line 1: field "answer" must be a string or a list of strings, got nothing \(missing\)/,
+        "answer",
+      ],
       ["math", [[1, 2]], /^line 1: expected a JSON object/, undefined],
     ];
     for (const [task, lines, message, field] of cases) {
@@ -81,6 +101,8 @@ describe("verifyFile", () => {
   });
 
   it("rejects an unknown task", async () => {
-    await expect(verifyFile("algebra" as "math", "x", new PassThrough())).rejects.toThrow(/valid tasks: countdown, math/);
+    await expect(verifyFile("algebra" as "math", "x", new PassThrough())).rejects.toThrow(
+      /valid tasks: countdown, math/,
+    );
   });
 });

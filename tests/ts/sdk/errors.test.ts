@@ -23,8 +23,13 @@ describe("errors cross the boundary as exceptions", () => {
     const dir = join(tmp, "broken");
     mkdirSync(dir);
     copyFileSync(join(TINY_TIED, "config.json"), join(dir, "config.json"));
-    writeFileSync(join(dir, "model.safetensors"), Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]));
-    await expect(Policy.load(dir)).rejects.toThrow(/model\.embed_tokens\.weight.*missing|missing.*model\.embed_tokens\.weight/);
+    writeFileSync(
+      join(dir, "model.safetensors"),
+      Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]),
+    );
+    await expect(Policy.load(dir)).rejects.toThrow(
+      /model\.embed_tokens\.weight.*missing|missing.*model\.embed_tokens\.weight/,
+    );
     writeFileSync(join(dir, "config.json"), JSON.stringify({ hidden_size: 64 }));
     await expect(Policy.load(dir)).rejects.toThrow(/config\.json.*vocab_size/);
   });
@@ -41,18 +46,25 @@ describe("errors cross the boundary as exceptions", () => {
     await expect(policy.generate([[1, -2]])).rejects.toThrow(TypeError);
     await expect(policy.generate([[1, 500]])).rejects.toThrow(/prompts\[0\]\[1\] = 500.*vocabulary/);
     await expect(policy.generate([[1]], { topP: 0 })).rejects.toThrow(/top_p/);
-    await expect(policy.logprobs([{ promptIds: "abc", responseIds: [1] } as never])).rejects.toThrow(/batch\[0\]\.promptIds/);
+    await expect(policy.logprobs([{ promptIds: "abc", responseIds: [1] } as never])).rejects.toThrow(
+      /batch\[0\]\.promptIds/,
+    );
     const seq = { promptIds: [1, 2], responseIds: [3, 4] };
     await expect(
       policy.trainStep({ sequences: [seq], advantages: [1], oldLogprobs: [[-1]] }, { name: "grpo" }),
     ).rejects.toThrow(/minibatch\.oldLogprobs\[0\] has 1 values for 2/);
-    await expect(policy.trainStep({ sequences: [seq], advantages: [1] }, { name: "grpo" })).rejects.toThrow(/old_logprobs/);
+    await expect(policy.trainStep({ sequences: [seq], advantages: [1] }, { name: "grpo" })).rejects.toThrow(
+      /old_logprobs/,
+    );
     await expect(policy.trainStep({ sequences: [seq], advantages: [1] }, { name: "ppo" as "pg" })).rejects.toThrow(
       /unknown objective `ppo`.*lgpo/,
     );
-    expect(() => objectives.evaluate({ name: "grpo", gate: { tau: -1 } }, { logprobs: [[-1]], advantages: [1], oldLogprobs: [[-1]] })).toThrow(
-      /no likelihood gate/,
-    );
+    expect(() =>
+      objectives.evaluate(
+        { name: "grpo", gate: { tau: -1 } },
+        { logprobs: [[-1]], advantages: [1], oldLogprobs: [[-1]] },
+      ),
+    ).toThrow(/no likelihood gate/);
     policy.dispose();
   });
 

@@ -21,7 +21,9 @@ afterAll(() => {
 /** The golden batch's rows as prompt/response sequences with transformers' log-probs. */
 function goldenSequences() {
   const g = readSafetensors(join(FIXTURES, "tiny_tied.golden.safetensors"));
-  const ids = g.input_ids!, mask = g.attention_mask!, logprobs = g.logprobs!;
+  const ids = g.input_ids!,
+    mask = g.attention_mask!,
+    logprobs = g.logprobs!;
   return Array.from({ length: ids.shape[0]! }, (_, r) => {
     const m = row(mask, r);
     const start = m.indexOf(1);
@@ -41,7 +43,9 @@ describe("Policy", () => {
     const scores = await policy.logprobs(seqs.map(({ promptIds, responseIds }) => ({ promptIds, responseIds })));
     scores.forEach((s, i) => {
       expect(s.logprobs).toHaveLength(seqs[i]!.expected.length);
-      s.logprobs.forEach((lp, j) => expect(Math.abs(lp - seqs[i]!.expected[j]!)).toBeLessThan(1e-4));
+      s.logprobs.forEach((lp, j) => {
+        expect(Math.abs(lp - seqs[i]!.expected[j]!)).toBeLessThan(1e-4);
+      });
       const mean = s.logprobs.reduce((a, b) => a + b, 0) / s.logprobs.length;
       expect(s.meanLogprob).toBeCloseTo(mean, 6);
       expect(s.entropy.every((h) => h >= 0)).toBe(true);
@@ -49,11 +53,18 @@ describe("Policy", () => {
   });
 
   it("generates from token ids, with sampling log-probs equal to the scored ones at temperature 1", async () => {
-    const prompts = [[5, 17, 99], [42, 8]];
+    const prompts = [
+      [5, 17, 99],
+      [42, 8],
+    ];
     const out = await policy.generate(prompts, { maxNewTokens: 6, seed: 3 });
     expect(out.map((g) => g.finishReason)).toEqual(["length", "length"]);
     const scores = await policy.logprobs(out.map((g) => ({ promptIds: g.promptIds, responseIds: g.tokens })));
-    out.forEach((g, i) => g.logprobs.forEach((lp, j) => expect(Math.abs(lp - scores[i]!.logprobs[j]!)).toBeLessThan(1e-4)));
+    out.forEach((g, i) => {
+      g.logprobs.forEach((lp, j) => {
+        expect(Math.abs(lp - scores[i]!.logprobs[j]!)).toBeLessThan(1e-4);
+      });
+    });
     const again = await policy.generate(prompts, { maxNewTokens: 6, seed: 3 });
     expect(again.map((g) => g.tokens)).toEqual(out.map((g) => g.tokens));
   });
@@ -61,7 +72,10 @@ describe("Policy", () => {
   it("does not block the event loop while it works", async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
-    await policy.generate(Array.from({ length: 8 }, () => [1, 2, 3]), { maxNewTokens: 60 });
+    await policy.generate(
+      Array.from({ length: 8 }, () => [1, 2, 3]),
+      { maxNewTokens: 60 },
+    );
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(2);
   });

@@ -11,8 +11,7 @@ import { integer, number } from "./options.js";
 import { score } from "./score.js";
 import { verify } from "./verify.js";
 
-const device = () =>
-  new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
+const device = () => new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
 
 export function program(): Command {
   const cli = new Command("lgpo-run")

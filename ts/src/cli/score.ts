@@ -24,7 +24,9 @@ function parseLine(value: Record<string, unknown>, where: string): ScoreInput {
   if (typeof value.prompt === "string" && typeof value.response === "string") {
     return { prompt: value.prompt, response: value.response };
   }
-  throw new UsageError(`${where}: expected {"prompt_ids": [...], "response_ids": [...]} or {"prompt": "...", "response": "..."}`);
+  throw new UsageError(
+    `${where}: expected {"prompt_ids": [...], "response_ids": [...]} or {"prompt": "...", "response": "..."}`,
+  );
 }
 
 export async function score(options: ScoreOptions): Promise<void> {

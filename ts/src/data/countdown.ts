@@ -1,3 +1,7 @@
 /** Countdown data: the solver (reference solutions, solvability) and the seeded task generator. */
 export { solveCountdown, solveCountdownAll, type SolveOptions } from "./countdown_solver.js";
-export { generateCountdownTasks, type CountdownGenOptions, type GeneratedCountdownTask } from "./countdown_generator.js";
+export {
+  generateCountdownTasks,
+  type CountdownGenOptions,
+  type GeneratedCountdownTask,
+} from "./countdown_generator.js";

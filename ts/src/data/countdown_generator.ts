@@ -30,16 +30,17 @@ export interface GeneratedCountdownTask {
   solution: string;
 }
 
-
 /** `count` solvable tasks; draws that have no solution are skipped (at most 100 draws per task). */
 export function generateCountdownTasks(count: number, options: CountdownGenOptions = {}): GeneratedCountdownTask[] {
   const { seed = 0, minNums = 3, maxNums = 4, maxNumber = 99, minTarget = 10, maxTarget = 99 } = options;
-  if (minNums < 1 || maxNums < minNums || maxNumber < 1 || maxTarget < minTarget) throw new RangeError("invalid Countdown generator ranges");
+  if (minNums < 1 || maxNums < minNums || maxNumber < 1 || maxTarget < minTarget)
+    throw new RangeError("invalid Countdown generator ranges");
   const rand = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const out: GeneratedCountdownTask[] = [];
   for (let draws = 0; out.length < count; draws++) {
-    if (draws > 100 * Math.max(1, count)) throw new Error(`could not find ${count} solvable Countdown tasks with these ranges`);
+    if (draws > 100 * Math.max(1, count))
+      throw new Error(`could not find ${count} solvable Countdown tasks with these ranges`);
     const nums = Array.from({ length: int(minNums, maxNums) }, () => int(1, maxNumber));
     const target = int(minTarget, maxTarget);
     const solution = solveCountdown(nums, target);

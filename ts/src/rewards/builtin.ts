@@ -11,8 +11,13 @@ import { rewardMetrics, type RewardBatch, type RewardFunction, type RewardInput,
 /** Reads `{ target, nums }` from a dataset row; a string says what is wrong. */
 export function readCountdownTask(reference: Readonly<Record<string, unknown>>): CountdownTask | string {
   const { target, nums } = reference;
-  if (typeof target !== "number" || !Number.isSafeInteger(target)) return `field "target" must be an integer, got ${JSON.stringify(target)}`;
-  if (!Array.isArray(nums) || nums.length === 0 || !nums.every((n) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0)) {
+  if (typeof target !== "number" || !Number.isSafeInteger(target))
+    return `field "target" must be an integer, got ${JSON.stringify(target)}`;
+  if (
+    !Array.isArray(nums) ||
+    nums.length === 0 ||
+    !nums.every((n) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0)
+  ) {
     return `field "nums" must be a non-empty array of non-negative integers, got ${JSON.stringify(nums)}`;
   }
   return { target, nums: nums as number[] };
@@ -29,7 +34,12 @@ export function countdownReward(options: CountdownOptions = {}): RewardFunction 
         if (typeof task === "string") return { score: 0, status: "error", detail: task };
         try {
           const r = scoreCountdown(input.response, task, options);
-          return { score: r.score, status: "ok", verdict: r.verdict, ...(r.answer !== undefined ? { detail: r.answer } : {}) };
+          return {
+            score: r.score,
+            status: "ok",
+            verdict: r.verdict,
+            ...(r.answer !== undefined ? { detail: r.answer } : {}),
+          };
         } catch (e) {
           return { score: 0, status: "error", detail: e instanceof Error ? e.message : String(e) };
         }
@@ -83,9 +93,11 @@ export function mathReward(options: MathRewardOptions = {}): RewardFunction {
       const results = await Promise.all(
         inputs.map(async (input): Promise<RewardResult> => {
           const gold = goldAnswerOf(input.reference[field]);
-          if (gold === undefined) return { score: 0, status: "error", detail: `field "${field}" must be a string or a list of strings` };
+          if (gold === undefined)
+            return { score: 0, status: "error", detail: `field "${field}" must be a string or a list of strings` };
           const r = await p.verify(gold, input.response);
-          const status = r.verdict === "timeout" ? "timeout" : r.verdict === "error" || r.verdict === "bad_gold" ? "error" : "ok";
+          const status =
+            r.verdict === "timeout" ? "timeout" : r.verdict === "error" || r.verdict === "bad_gold" ? "error" : "ok";
           const detail = r.extracted ?? r.reason;
           return { score: scores[r.verdict], status, verdict: r.verdict, ...(detail !== undefined ? { detail } : {}) };
         }),

@@ -104,7 +104,8 @@ function tokenize(text: string): Token[] | string {
       let j = i;
       while (j < text.length && text[j]! >= "0" && text[j]! <= "9") j++;
       const lit = text.slice(i, j);
-      if (j < text.length && (text[j] === "." || text[j] === ",")) return `decimal or separated number near "${text.slice(i, j + 2)}"`;
+      if (j < text.length && (text[j] === "." || text[j] === ","))
+        return `decimal or separated number near "${text.slice(i, j + 2)}"`;
       if (lit.length > 1 && lit[0] === "0") return `number with a leading zero: ${lit}`;
       if (lit.length > 30) return "number literal too long";
       tokens.push({ t: "num", v: BigInt(lit), text: lit });
@@ -202,7 +203,9 @@ export function parseCountdownExpression(text: string, allowUnaryMinus = true): 
       pos++;
       return inner;
     }
-    return fail(t.t === "op" ? `operator '${t.v}' where a number was expected` : `'${t.t}' where a number was expected`);
+    return fail(
+      t.t === "op" ? `operator '${t.v}' where a number was expected` : `'${t.t}' where a number was expected`,
+    );
   };
 
   try {

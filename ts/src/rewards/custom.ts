@@ -29,7 +29,12 @@ export interface CustomRewardOptions {
 
 const TIMEOUT = Symbol("timeout");
 
-async function scoreOne(fn: CustomRewardFn, input: RewardInput, timeoutMs: number, failureScore: number): Promise<RewardResult> {
+async function scoreOne(
+  fn: CustomRewardFn,
+  input: RewardInput,
+  timeoutMs: number,
+  failureScore: number,
+): Promise<RewardResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<typeof TIMEOUT>((resolve) => {
@@ -39,9 +44,18 @@ async function scoreOne(fn: CustomRewardFn, input: RewardInput, timeoutMs: numbe
     if (value === TIMEOUT) return { score: failureScore, status: "timeout", detail: `no score within ${timeoutMs} ms` };
     const v = typeof value === "number" ? { score: value } : value;
     if (typeof v?.score !== "number" || !Number.isFinite(v.score)) {
-      return { score: failureScore, status: "error", detail: `reward returned a non-finite score: ${String(v?.score)}` };
+      return {
+        score: failureScore,
+        status: "error",
+        detail: `reward returned a non-finite score: ${String(v?.score)}`,
+      };
     }
-    return { score: v.score, status: "ok", ...(v.verdict !== undefined ? { verdict: v.verdict } : {}), ...(v.detail !== undefined ? { detail: v.detail } : {}) };
+    return {
+      score: v.score,
+      status: "ok",
+      ...(v.verdict !== undefined ? { verdict: v.verdict } : {}),
+      ...(v.detail !== undefined ? { detail: v.detail } : {}),
+    };
   } catch (e) {
     return { score: failureScore, status: "error", detail: e instanceof Error ? e.message : String(e) };
   } finally {
@@ -50,7 +64,11 @@ async function scoreOne(fn: CustomRewardFn, input: RewardInput, timeoutMs: numbe
 }
 
 /** Runs `worker` over `items` with at most `limit` in flight; results keep input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, worker: (item: T, i: number) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  worker: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {

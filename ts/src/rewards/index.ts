@@ -39,7 +39,14 @@ export { extractCandidates, lastBoxed, EXTRACT_DEFAULTS, type ExtractOptions, ty
 export { normalizeAnswer, type Normalized } from "./math/normalize.js";
 export { parseAnswer, type AnswerNode, type RelOp } from "./math/structure.js";
 export { COMPARE_DEFAULTS, type CompareOptions } from "./math/compare.js";
-export { verifyFile, formatVerifySummary, VerifyInputError, type VerifyTask, type VerifySummary, type VerifyFileOptions } from "./verify_file.js";
+export {
+  verifyFile,
+  formatVerifySummary,
+  VerifyInputError,
+  type VerifyTask,
+  type VerifySummary,
+  type VerifyFileOptions,
+} from "./verify_file.js";
 
 /** The process-wide reward registry, with the built-ins "countdown" and "math" registered. */
 export const rewardRegistry = new RewardRegistry();
@@ -59,5 +66,6 @@ export const rewards = {
   /** Builds a registered reward by name; unknown names fail listing the valid ones. */
   get: <O = unknown>(name: string, options?: O) => rewardRegistry.create<O>(name, options),
   /** Registers a reward factory under a new name; a taken name fails. */
-  register: <O = unknown>(name: string, factory: (options?: O) => import("./types.js").RewardFunction) => rewardRegistry.register<O>(name, factory),
+  register: <O = unknown>(name: string, factory: (options?: O) => import("./types.js").RewardFunction) =>
+    rewardRegistry.register<O>(name, factory),
 };

@@ -30,7 +30,9 @@ export interface WorkerPoolOptions {
 }
 
 /** The outcome of one task: its result, or why there is none. */
-export type TaskOutcome<R> = { ok: true; value: R; ms: number } | { ok: false; reason: "timeout" | "error"; message: string; ms: number };
+export type TaskOutcome<R> =
+  | { ok: true; value: R; ms: number }
+  | { ok: false; reason: "timeout" | "error"; message: string; ms: number };
 
 /** Counters of a pool since it was created. */
 export interface PoolStats {
@@ -86,7 +88,9 @@ function warnIfStale(srcDir: string, script: string): void {
     const entries = readdirSync(dirname(srcDir), { recursive: true }) as string[];
     const newer = entries.filter((f) => f.endsWith(".ts") && statSync(join(dirname(srcDir), f)).mtimeMs > built + 1000);
     if (newer.length > 0) {
-      process.emitWarning(`lgpo: ${script} is older than its sources (${newer.slice(0, 3).join(", ")}); run npm run build:ts`);
+      process.emitWarning(
+        `lgpo: ${script} is older than its sources (${newer.slice(0, 3).join(", ")}); run npm run build:ts`,
+      );
     }
   } catch {
     // best effort
@@ -208,7 +212,12 @@ export class WorkerPool<Q, R> {
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     this.counters.timeouts++;
-    busy.task.resolve({ ok: false, reason: "timeout", message: `no result within ${busy.task.timeoutMs} ms`, ms: Date.now() - busy.started });
+    busy.task.resolve({
+      ok: false,
+      reason: "timeout",
+      message: `no result within ${busy.task.timeoutMs} ms`,
+      ms: Date.now() - busy.started,
+    });
     void slot.worker.terminate().catch(() => 0);
     this.pump();
   }

@@ -15,7 +15,8 @@ export class RewardRegistry {
 
   /** Registers `factory` under `name`; throws if the name is taken or empty. */
   register<O>(name: string, factory: RewardFactory<O>): void {
-    if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(name)) throw new Error(`invalid reward name ${JSON.stringify(name)}: use letters, digits, '_', '-', '.'`);
+    if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(name))
+      throw new Error(`invalid reward name ${JSON.stringify(name)}: use letters, digits, '_', '-', '.'`);
     if (this.factories.has(name)) throw new Error(`reward ${JSON.stringify(name)} is already registered`);
     this.factories.set(name, factory as RewardFactory<never>);
   }
@@ -33,7 +34,8 @@ export class RewardRegistry {
   /** The factory of `name`; throws listing the valid names when it is unknown. */
   get<O = unknown>(name: string): RewardFactory<O> {
     const f = this.factories.get(name);
-    if (!f) throw new Error(`unknown reward ${JSON.stringify(name)}; valid names: ${this.names().join(", ") || "(none)"}`);
+    if (!f)
+      throw new Error(`unknown reward ${JSON.stringify(name)}; valid names: ${this.names().join(", ") || "(none)"}`);
     return f as RewardFactory<O>;
   }
 

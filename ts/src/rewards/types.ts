@@ -72,5 +72,12 @@ export function rewardMetrics(results: readonly RewardResult[], ms = 0): RewardM
     const v = r.verdict ?? r.status;
     verdicts[v] = (verdicts[v] ?? 0) + 1;
   }
-  return { count: results.length, meanScore: results.length ? sum / results.length : 0, errors, timeouts, verdicts, ms };
+  return {
+    count: results.length,
+    meanScore: results.length ? sum / results.length : 0,
+    errors,
+    timeouts,
+    verdicts,
+    ms,
+  };
 }

@@ -68,14 +68,20 @@ function toInput(task: VerifyTask, lineNo: number, text: string): RewardInput {
   } catch (e) {
     throw new VerifyInputError(lineNo, `invalid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (typeof row !== "object" || row === null || Array.isArray(row)) throw new VerifyInputError(lineNo, "expected a JSON object");
+  if (typeof row !== "object" || row === null || Array.isArray(row))
+    throw new VerifyInputError(lineNo, "expected a JSON object");
   const r = row as Record<string, unknown>;
-  if (typeof r.response !== "string") throw new VerifyInputError(lineNo, `field "response" must be a string, got ${describe(r.response)}`, "response");
+  if (typeof r.response !== "string")
+    throw new VerifyInputError(lineNo, `field "response" must be a string, got ${describe(r.response)}`, "response");
   if (task === "countdown") {
     const t = readCountdownTask(r);
     if (typeof t === "string") throw new VerifyInputError(lineNo, t, t.includes('"target"') ? "target" : "nums");
   } else if (goldAnswerOf(r.answer) === undefined) {
-    throw new VerifyInputError(lineNo, `field "answer" must be a string or a list of strings, got ${describe(r.answer)}`, "answer");
+    throw new VerifyInputError(
+      lineNo,
+      `field "answer" must be a string or a list of strings, got ${describe(r.answer)}`,
+      "answer",
+    );
   }
   return { response: r.response, reference: r };
 }
@@ -95,8 +101,14 @@ async function write(out: Writable, text: string): Promise<void> {
  * `out`, and returns the summary. Throws {@link VerifyInputError} on the first malformed line (the
  * verdicts of the lines before it are written first).
  */
-export async function verifyFile(task: VerifyTask, inputPath: string, out: Writable, options: VerifyFileOptions = {}): Promise<VerifySummary> {
-  if (task !== "countdown" && task !== "math") throw new Error(`unknown task ${JSON.stringify(task)}; valid tasks: countdown, math`);
+export async function verifyFile(
+  task: VerifyTask,
+  inputPath: string,
+  out: Writable,
+  options: VerifyFileOptions = {},
+): Promise<VerifySummary> {
+  if (task !== "countdown" && task !== "math")
+    throw new Error(`unknown task ${JSON.stringify(task)}; valid tasks: countdown, math`);
   const reward: RewardFunction = task === "countdown" ? countdownReward(options.countdown) : mathReward(options.math);
   const batchSize = Math.max(1, options.batchSize ?? 64);
   const t0 = Date.now();
@@ -109,7 +121,13 @@ export async function verifyFile(task: VerifyTask, inputPath: string, out: Writa
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
       all.push(r);
-      const verdict = { line: batch[i]!.line, score: r.score, verdict: r.verdict ?? r.status, status: r.status, ...(r.detail !== undefined ? { answer: r.detail } : {}) };
+      const verdict = {
+        line: batch[i]!.line,
+        score: r.score,
+        verdict: r.verdict ?? r.status,
+        status: r.status,
+        ...(r.detail !== undefined ? { answer: r.detail } : {}),
+      };
       await write(out, JSON.stringify(verdict) + "\n");
     }
     batch = [];

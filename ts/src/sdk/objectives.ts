@@ -65,7 +65,9 @@ export interface EvaluateResult {
  */
 export function evaluateObjective(config: ObjectiveConfig, inputs: EvaluateInputs): EvaluateResult {
   if (!Array.isArray(inputs.logprobs)) throw new TypeError("logprobs must be an array of rows");
-  inputs.logprobs.forEach((row, i) => assertNumbers(row, `logprobs[${i}]`));
+  inputs.logprobs.forEach((row, i) => {
+    assertNumbers(row, `logprobs[${i}]`);
+  });
   const lengths = inputs.logprobs.map((row) => row.length);
   assertNumbers(inputs.advantages, "advantages");
   if (inputs.oldLogprobs !== undefined) assertRows(inputs.oldLogprobs, "oldLogprobs", lengths);

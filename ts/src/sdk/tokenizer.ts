@@ -67,7 +67,8 @@ export class Tokenizer {
   /** Renders `messages` with the model's chat template (as `apply_chat_template(tokenize=False)`). */
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
     const source = this.chatTemplate;
-    if (source === undefined) throw new Error("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
+    if (source === undefined)
+      throw new Error("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
     this.template ??= new Template(source);
     return this.template.render({
       messages,

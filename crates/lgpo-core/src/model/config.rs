@@ -108,20 +108,20 @@ impl Qwen2Config {
                 return fail(format!("field `{field}` must be positive"));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return fail(format!(
                 "field `hidden_size` ({}) must be divisible by `num_attention_heads` ({})",
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if self.num_attention_heads % self.num_kv_heads() != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
             return fail(format!(
                 "field `num_attention_heads` ({}) must be divisible by `num_key_value_heads` ({})",
                 self.num_attention_heads,
                 self.num_kv_heads()
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return fail(format!("head dimension {} must be even for rotary embeddings", self.head_dim()));
         }
         if !(self.rms_norm_eps > 0.0) {

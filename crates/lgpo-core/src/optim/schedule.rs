@@ -5,21 +5,16 @@ use serde::{Deserialize, Serialize};
 use crate::{bail_input, Result};
 
 /// How the learning rate moves over optimizer steps (step 0 is the first update).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LrSchedule {
     /// The base rate throughout.
+    #[default]
     Constant,
     /// Linear ramp from base/warmup_steps to the base rate over `warmup_steps`, then constant.
     LinearWarmup { warmup_steps: u64 },
     /// Linear warm-up, then cosine decay from the base rate to `min_ratio` × base at `total_steps`.
     Cosine { warmup_steps: u64, total_steps: u64, min_ratio: f64 },
-}
-
-impl Default for LrSchedule {
-    fn default() -> Self {
-        LrSchedule::Constant
-    }
 }
 
 impl LrSchedule {

@@ -253,7 +253,7 @@ impl Policy {
         source: OldLogprobSource,
     ) -> Result<RolloutReport> {
         let n = rollout.sequences.len();
-        if updates == 0 || n % updates != 0 {
+        if updates == 0 || !n.is_multiple_of(updates) {
             bail_input!("updates ({updates}) must divide the rollout's {n} sequences into equal minibatches");
         }
         if rollout.advantages.len() != n {

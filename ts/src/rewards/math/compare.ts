@@ -80,8 +80,9 @@ function braceArg(s: string, i: number): { body: string; end: number } | undefin
  */
 export function toEngineLatex(latex: string): string {
   let s = latex.replace(/\\angle(?![a-zA-Z])/g, " ").replace(/\s+!/g, "!");
-  s = s.replace(/(?<![\\a-zA-Z])([A-Za-z])_\{([A-Za-z0-9]{1,8})\}|(?<![\\a-zA-Z])([A-Za-z])_([A-Za-z0-9])/g, (_m, a?: string, b?: string, c?: string, d?: string) =>
-    `\\operatorname{${a ?? c}SUB${b ?? d}}`,
+  s = s.replace(
+    /(?<![\\a-zA-Z])([A-Za-z])_\{([A-Za-z0-9]{1,8})\}|(?<![\\a-zA-Z])([A-Za-z])_([A-Za-z0-9])/g,
+    (_m, a?: string, b?: string, c?: string, d?: string) => `\\operatorname{${a ?? c}SUB${b ?? d}}`,
   );
   s = s.replace(/(?<![\\a-zA-Z])([ND])(?![a-zA-Z])/g, "\\operatorname{$1VAR}");
   return rewriteBinom(s);
@@ -121,7 +122,8 @@ export function exactLiteral(latex: string): ExactLiteral | undefined {
     const v = Rational.parseDecimal(s.replace(/^\+/, ""));
     return v ? { value: v, kind: "dec" } : undefined;
   }
-  const f = /^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$/.exec(s) ?? /^([+-]?)\(?([+-]?\d+)\)?\/\(?([+-]?\d+)\)?$/.exec(s);
+  const f =
+    /^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$/.exec(s) ?? /^([+-]?)\(?([+-]?\d+)\)?\/\(?([+-]?\d+)\)?$/.exec(s);
   if (f) {
     const den = BigInt(f[3]!);
     if (den === 0n) return undefined;
@@ -133,7 +135,11 @@ export function exactLiteral(latex: string): ExactLiteral | undefined {
 
 const HAS_DECIMAL = /\d\.\d|(?<![\d}])\.\d/;
 
-function closeFloat(a: number, b: number, o: Required<Omit<CompareOptions, "decimalPlaces">> & { decimalPlaces?: number }): boolean {
+function closeFloat(
+  a: number,
+  b: number,
+  o: Required<Omit<CompareOptions, "decimalPlaces">> & { decimalPlaces?: number },
+): boolean {
   if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
   const scale = Math.max(Math.abs(a), Math.abs(b));
   if (Math.abs(a - b) <= 1e-12 * Math.max(1, scale)) return true;
@@ -190,8 +196,15 @@ function numeric(e: Boxed): Num | undefined {
   }
 }
 
-
-const CONSTANT_SYMBOLS = new Set(["Pi", "ExponentialE", "ImaginaryUnit", "PositiveInfinity", "NegativeInfinity", "ComplexInfinity", "NaN"]);
+const CONSTANT_SYMBOLS = new Set([
+  "Pi",
+  "ExponentialE",
+  "ImaginaryUnit",
+  "PositiveInfinity",
+  "NegativeInfinity",
+  "ComplexInfinity",
+  "NaN",
+]);
 
 function freeSymbols(...es: Boxed[]): string[] {
   const s = new Set<string>();
@@ -246,7 +259,9 @@ export function exactValue(json: unknown, budget = { nodes: 0 }): Rational | und
   if (++budget.nodes > 500) return undefined;
   if (typeof json === "number") {
     if (!Number.isFinite(json)) return undefined;
-    return Number.isInteger(json) && Number.isSafeInteger(json) ? Rational.of(BigInt(json)) : Rational.parseDecimal(String(json));
+    return Number.isInteger(json) && Number.isSafeInteger(json)
+      ? Rational.of(BigInt(json))
+      : Rational.parseDecimal(String(json));
   }
   if (json && typeof json === "object" && !Array.isArray(json)) {
     const num = (json as { num?: unknown }).num;
@@ -298,7 +313,7 @@ export function exactValue(json: unknown, budget = { nodes: 0 }): Rational | und
       if (!v || v.length === 0) return undefined;
       const base = v[0]!;
       const ex = head === "Square" ? Rational.of(2n) : v[1];
-      if (!ex || !ex.isInteger()) return undefined;
+      if (!ex?.isInteger()) return undefined;
       const n = ex.num < 0n ? -ex.num : ex.num;
       const digits = Math.max(base.num.toString().length, base.den.toString().length);
       if (n > 100_000n || Number(n) * digits > 20_000) return undefined;
@@ -307,7 +322,7 @@ export function exactValue(json: unknown, budget = { nodes: 0 }): Rational | und
     }
     case "Sqrt": {
       const v = vals();
-      if (!v || v.length !== 1 || v[0]!.num < 0n) return undefined;
+      if (v?.length !== 1 || v[0]!.num < 0n) return undefined;
       const r = (x: bigint): bigint | undefined => {
         if (x < 2n) return x;
         let y = BigInt(Math.floor(Math.sqrt(Number(x))));
@@ -320,7 +335,7 @@ export function exactValue(json: unknown, budget = { nodes: 0 }): Rational | und
     }
     case "Factorial": {
       const v = vals();
-      if (!v || v.length !== 1 || !v[0]!.isInteger() || v[0]!.num < 0n || v[0]!.num > 1000n) return undefined;
+      if (v?.length !== 1 || !v[0]!.isInteger() || v[0]!.num < 0n || v[0]!.num > 1000n) return undefined;
       let f = 1n;
       for (let k = 2n; k <= v[0]!.num; k++) f *= k;
       return Rational.of(f);
@@ -379,7 +394,9 @@ export function scalarEqual(gLatex: string, pLatex: string, o: Opts): boolean {
     const b = numeric(p);
     if (!a || !b) return false;
     if (Math.abs(a.im) > 1e-12 || Math.abs(b.im) > 1e-12) {
-      return decimals ? closeFloat(a.re, b.re, o) && closeFloat(a.im, b.im, o) : closeExact(a.re, b.re) && closeExact(a.im, b.im);
+      return decimals
+        ? closeFloat(a.re, b.re, o) && closeFloat(a.im, b.im, o)
+        : closeExact(a.re, b.re) && closeExact(a.im, b.im);
     }
     if (gx?.kind === "int" && decimals) return false; // an integer gold is never matched by a rounded decimal
     return decimals ? closeFloat(a.re, b.re, o) : closeExact(a.re, b.re);
@@ -391,9 +408,7 @@ export function scalarEqual(gLatex: string, pLatex: string, o: Opts): boolean {
   } catch {
     // fall through to random points
   }
-  const tol = decimals
-    ? (a: Num, b: Num) => closeFloat(a.re, b.re, o) && closeFloat(a.im, b.im, o)
-    : sameValue;
+  const tol = decimals ? (a: Num, b: Num) => closeFloat(a.re, b.re, o) && closeFloat(a.im, b.im, o) : sameValue;
   return atRandomPoints(g, p, vars, o.randomPoints, tol);
 }
 
@@ -404,7 +419,8 @@ const FLIP: Record<string, RelOp> = { ">": "<", "\\ge": "\\le" };
 const SYMBOL_ONLY = /^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[\w\\]+\}?)?(?:'|\^\{?\\prime\}?)?$/;
 
 function isSymbolOnly(n: AnswerNode): boolean {
-  if (n.k === "expr") return SYMBOL_ONLY.test(n.latex.replace(/\s+/g, "")) || /^[a-zA-Z]\s*\([^()]*\)$/.test(n.latex.trim());
+  if (n.k === "expr")
+    return SYMBOL_ONLY.test(n.latex.replace(/\s+/g, "")) || /^[a-zA-Z]\s*\([^()]*\)$/.test(n.latex.trim());
   if (n.k === "tuple" || n.k === "list") return n.items.every(isSymbolOnly);
   return false;
 }
@@ -468,7 +484,8 @@ const INF = (neg: boolean): AnswerNode => ({ k: "expr", latex: neg ? "-\\infty" 
 /** A relation chain in one variable as a set: `a < x \le b` -> (a, b]; `x \ne a` -> union. */
 export function relationAsSet(n: Extract<AnswerNode, { k: "rel" }>): AnswerNode | undefined {
   const isVar = (t: AnswerNode) => t.k === "expr" && SYMBOL_ONLY.test(t.latex.replace(/\s+/g, ""));
-  const flipOp = (op: RelOp): RelOp => (op === "<" ? ">" : op === ">" ? "<" : op === "\\le" ? "\\ge" : op === "\\ge" ? "\\le" : op);
+  const flipOp = (op: RelOp): RelOp =>
+    op === "<" ? ">" : op === ">" ? "<" : op === "\\le" ? "\\ge" : op === "\\ge" ? "\\le" : op;
   if (n.terms.length === 2) {
     let [x, a] = n.terms as [AnswerNode, AnswerNode];
     let op = n.ops[0]!;
@@ -572,7 +589,8 @@ export function nodesEqual(g: AnswerNode, p: AnswerNode, o: Opts, depth = 0): bo
       if (p.k === "expr") return scalarEqual(g.latex, p.latex, o);
       if (p.k === "text") return textEqual(g.latex, p.text);
       // "\\boxed{15\\frac{39}{40}, \\frac{639}{40}}": the same value written twice
-      if (p.k === "set" || p.k === "list") return p.items.length > 0 && p.items.length <= 4 && p.items.every((x) => nodesEqual(g, x, o, depth + 1));
+      if (p.k === "set" || p.k === "list")
+        return p.items.length > 0 && p.items.length <= 4 && p.items.every((x) => nodesEqual(g, x, o, depth + 1));
       return false;
     case "text":
       if (p.k === "text") return textEqual(g.text, p.text);
@@ -619,7 +637,9 @@ export function nodesEqual(g: AnswerNode, p: AnswerNode, o: Opts, depth = 0): bo
       if (p.k === "matrix") {
         return (
           g.rows.length === p.rows.length &&
-          g.rows.every((r, i) => r.length === p.rows[i]!.length && r.every((c, j) => nodesEqual(c, p.rows[i]![j]!, o, depth + 1)))
+          g.rows.every(
+            (r, i) => r.length === p.rows[i]!.length && r.every((c, j) => nodesEqual(c, p.rows[i]![j]!, o, depth + 1)),
+          )
         );
       }
       const gv = vectorItems(g);
@@ -630,11 +650,20 @@ export function nodesEqual(g: AnswerNode, p: AnswerNode, o: Opts, depth = 0): bo
 }
 
 function textEqual(a: string, b: string): boolean {
-  const n = (s: string) => s.replace(/\\text\{([^{}]*)\}/g, "$1").replace(/\s+/g, "").toLowerCase();
+  const n = (s: string) =>
+    s
+      .replace(/\\text\{([^{}]*)\}/g, "$1")
+      .replace(/\s+/g, "")
+      .toLowerCase();
   return n(a).length > 0 && n(a) === n(b);
 }
 
-function relationsEqual(g: Extract<AnswerNode, { k: "rel" }>, p: Extract<AnswerNode, { k: "rel" }>, o: Opts, depth: number): boolean {
+function relationsEqual(
+  g: Extract<AnswerNode, { k: "rel" }>,
+  p: Extract<AnswerNode, { k: "rel" }>,
+  o: Opts,
+  depth: number,
+): boolean {
   // x = a = b = v vs y = ... = w: truncate assignments to "lhs = value"
   let gg = g;
   let pp = p;
@@ -658,7 +687,14 @@ function relationsEqual(g: Extract<AnswerNode, { k: "rel" }>, p: Extract<AnswerN
     const a = [latexOf(gg.terms[i]!), gg.ops[i]!, latexOf(gg.terms[i + 1]!)] as const;
     const b = [latexOf(pp.terms[i]!), pp.ops[i]!, latexOf(pp.terms[i + 1]!)] as const;
     if (a[0] === undefined || a[2] === undefined || b[0] === undefined || b[2] === undefined) {
-      if (!(nodesEqual(gg.terms[i]!, pp.terms[i]!, o, depth + 1) && gg.ops[i] === pp.ops[i] && nodesEqual(gg.terms[i + 1]!, pp.terms[i + 1]!, o, depth + 1))) return false;
+      if (
+        !(
+          nodesEqual(gg.terms[i]!, pp.terms[i]!, o, depth + 1) &&
+          gg.ops[i] === pp.ops[i] &&
+          nodesEqual(gg.terms[i + 1]!, pp.terms[i + 1]!, o, depth + 1)
+        )
+      )
+        return false;
       continue;
     }
     if (!relationEqual([a[0], a[1], a[2]], [b[0], b[1], b[2]], o)) return false;

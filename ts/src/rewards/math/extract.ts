@@ -258,7 +258,15 @@ function anchored(
       if (gap > 0 && !/\s/.test(text[pos - 1] ?? "")) continue;
       const env = text[pos] === "$" || text[pos] === "\\" || gap === 0 ? mathEnvAt(text, pos) : undefined;
       let cand: Candidate | undefined;
-      if (env) cand = { text: env.content, source, tier, start: env.start, end: env.end, ...(env.percent ? { percent: true } : {}) };
+      if (env)
+        cand = {
+          text: env.content,
+          source,
+          tier,
+          start: env.start,
+          end: env.end,
+          ...(env.percent ? { percent: true } : {}),
+        };
       else if (o.plainNumbers) {
         const n = plainNumberAt(text, pos);
         if (n && (gap === 0 || text[pos] !== " ")) cand = { ...n, source, tier };
@@ -299,7 +307,14 @@ export function extractCandidates(response: string, options: ExtractOptions = {}
   }
   if (o.lastMath) {
     for (const env of mathEnvs(response)) {
-      out.push({ text: env.content, source: "math", tier: 3, start: env.start, end: env.end, ...(env.percent ? { percent: true } : {}) });
+      out.push({
+        text: env.content,
+        source: "math",
+        tier: 3,
+        start: env.start,
+        end: env.end,
+        ...(env.percent ? { percent: true } : {}),
+      });
     }
     // a bare \frac{a}{b} of plain numbers outside math
     for (const m of response.matchAll(BARE_FRAC)) {

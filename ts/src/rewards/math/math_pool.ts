@@ -68,7 +68,9 @@ export class MathVerifierPool {
   }
 }
 
-function outcome(out: Awaited<ReturnType<WorkerPool<MathWorkerRequest, MathCheck>["run"]>>): MathCheck & { ms: number } {
+function outcome(
+  out: Awaited<ReturnType<WorkerPool<MathWorkerRequest, MathCheck>["run"]>>,
+): MathCheck & { ms: number } {
   if (out.ok) return { ...out.value, ms: out.ms };
   return { verdict: out.reason, reason: out.message, ms: out.ms };
 }

@@ -75,10 +75,13 @@ function isUnitPhrase(words: string): boolean {
     .split(/[\s\-.]+/)
     .filter((w) => w.length > 0);
   if (ws.length === 0 || ws.length > 3) return false;
-  return ws.every((w) => UNITS.has(w) || UNITS.has(w.replace(/(es|s)$/, "")) || (w.endsWith("s") && UNITS.has(w.slice(0, -1))));
+  return ws.every(
+    (w) => UNITS.has(w) || UNITS.has(w.replace(/(es|s)$/, "")) || (w.endsWith("s") && UNITS.has(w.slice(0, -1))),
+  );
 }
 
-const TEXT_CMD = /\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mathrm|mathbf|mathit|mathsf|mathtt|mbox|operatorname|hbox)\s*\{/g;
+const TEXT_CMD =
+  /\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mathrm|mathbf|mathit|mathsf|mathtt|mbox|operatorname|hbox)\s*\{/g;
 
 /** Replaces `\text{...}`-like wrappers: "and"/"or" become commas; trailing unit text is dropped; others unwrap. */
 function unwrapText(s: string): string {
@@ -112,7 +115,11 @@ function unwrapText(s: string): string {
     const innerTrim = inner.trim();
     if (/^(?:,?\s*(?:and|or)|,)$/i.test(innerTrim)) {
       replacement = ", ";
-    } else if (before.trim().length > 0 && /^[\s^{}\d]*$/.test(after.replace(/\^\s*\{?\s*\d\s*\}?/, "")) && isUnitPhrase(innerTrim)) {
+    } else if (
+      before.trim().length > 0 &&
+      /^[\s^{}\d]*$/.test(after.replace(/\^\s*\{?\s*\d\s*\}?/, "")) &&
+      isUnitPhrase(innerTrim)
+    ) {
       // trailing unit, possibly squared: "15\mbox{ cm}^2"
       replacement = "";
       after = after.replace(/^\s*\^\s*\{?\s*\d\s*\}?/, "");
@@ -128,7 +135,7 @@ function unwrapText(s: string): string {
     }
     out = before + replacement + after;
   }
-  return out.replace(/\u0000/g, "\\");
+  return out.replaceAll("\u0000", "\\");
 }
 
 /** Normalises an extracted answer; see the module documentation for what is rewritten. */
@@ -139,8 +146,9 @@ export function normalizeAnswer(raw: string): Normalized {
   // whitespace, display-style commands and spacing macros
   s = s.replace(/[\n\r\t\f]+/g, " ");
   s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])/g, "");
-  s = s.replace(/(?<!\\)((?:\\\\)*)(\\[!,;:>]\s*|\\q?quad(?![a-zA-Z])|\\enspace(?![a-zA-Z])|\\thinspace(?![a-zA-Z])|\\ |~)/g, (_x, even: string, cmd: string) =>
-    even + (cmd.startsWith("\\!") ? "" : " "),
+  s = s.replace(
+    /(?<!\\)((?:\\\\)*)(\\[!,;:>]\s*|\\q?quad(?![a-zA-Z])|\\enspace(?![a-zA-Z])|\\thinspace(?![a-zA-Z])|\\ |~)/g,
+    (_x, even: string, cmd: string) => even + (cmd.startsWith("\\!") ? "" : " "),
   );
 
   // thousands separators: 1{,}000, 1,\!000 (\! already removed), "1, 000" is NOT joined (it is a list)
@@ -148,7 +156,10 @@ export function normalizeAnswer(raw: string): Normalized {
 
   // sizing commands
   s = s.replace(/\\(?:left|right)\s*\./g, "");
-  s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg|middle)\s*(?=[()[\]|]|\\[{}|]|\\[lr]?(?:vert|Vert|angle|brace|brack|floor|ceil))/g, "");
+  s = s.replace(
+    /\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg|middle)\s*(?=[()[\]|]|\\[{}|]|\\[lr]?(?:vert|Vert|angle|brace|brack|floor|ceil))/g,
+    "",
+  );
   s = s.replace(/\\lbrack(?![a-zA-Z])/g, "[").replace(/\\rbrack(?![a-zA-Z])/g, "]");
   s = s.replace(/\\lbrace(?![a-zA-Z])/g, "\\{").replace(/\\rbrace(?![a-zA-Z])/g, "\\}");
   s = s.replace(/\\langle(?![a-zA-Z])/g, "(").replace(/\\rangle(?![a-zA-Z])/g, ")");
@@ -157,7 +168,10 @@ export function normalizeAnswer(raw: string): Normalized {
   s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, "\\frac").replace(/\\[dt]binom(?![a-zA-Z])/g, "\\binom");
 
   // dollars, currencies, quotes
-  s = s.replace(/\\\$/g, " ").replace(/\$/g, " ").replace(/[€£¥₹₽₩"]/g, " ");
+  s = s
+    .replace(/\\\$/g, " ")
+    .replace(/\$/g, " ")
+    .replace(/[€£¥₹₽₩"]/g, " ");
   s = s.replace(/\\(?:euro|pounds)(?![a-zA-Z])/g, " ");
 
   // percent
@@ -167,7 +181,10 @@ export function normalizeAnswer(raw: string): Normalized {
   if (s !== beforePct) percent = true;
 
   // degrees
-  s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])|\^\s*\{\s*\\text\s*\{\s*o\s*\}\s*\}/g, " ");
+  s = s.replace(
+    /\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])|\^\s*\{\s*\\text\s*\{\s*o\s*\}\s*\}/g,
+    " ",
+  );
   s = s.replace(/\\text\s*\{\s*degrees?\s*\}/gi, " ");
 
   // text wrappers (after percent so \text{ percent} is already gone)
@@ -175,8 +192,16 @@ export function normalizeAnswer(raw: string): Normalized {
 
   // unicode operators and spelled relations
   s = s.replace(/−/g, "-").replace(/×/g, "\\times ").replace(/÷/g, "\\div ").replace(/·/g, "\\cdot ");
-  s = s.replace(/≤/g, "\\le ").replace(/≥/g, "\\ge ").replace(/≠/g, "\\ne ").replace(/∞/g, "\\infty ").replace(/π/g, "\\pi ");
-  s = s.replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, "\\le").replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, "\\ge").replace(/\\neq(?![a-zA-Z])/g, "\\ne");
+  s = s
+    .replace(/≤/g, "\\le ")
+    .replace(/≥/g, "\\ge ")
+    .replace(/≠/g, "\\ne ")
+    .replace(/∞/g, "\\infty ")
+    .replace(/π/g, "\\pi ");
+  s = s
+    .replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, "\\le")
+    .replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, "\\ge")
+    .replace(/\\neq(?![a-zA-Z])/g, "\\ne");
   s = s.replace(/<=/g, "\\le ").replace(/>=/g, "\\ge ").replace(/!=/g, "\\ne ");
   s = s.replace(/\\lt(?![a-zA-Z])/g, "<").replace(/\\gt(?![a-zA-Z])/g, ">");
   s = s.replace(/\\varnothing(?![a-zA-Z])/g, "\\emptyset");
@@ -184,8 +209,9 @@ export function normalizeAnswer(raw: string): Normalized {
   s = s.replace(/\binfinity\b/gi, "\\infty").replace(/(?<![\\a-zA-Z])inf\b/g, "\\infty");
 
   // trailing units written without \text: "5 cm", "28 percent" handled above
-  s = s.replace(/(\d|\})\s*([a-zA-Z][a-zA-Z.\s]{0,30}?)\s*(?:\^\s*\{?\s*[23]\s*\}?)?$/, (all, lead: string, words: string) =>
-    isUnitPhrase(words) && words.trim().length > 1 ? lead : all,
+  s = s.replace(
+    /(\d|\})\s*([a-zA-Z][a-zA-Z.\s]{0,30}?)\s*(?:\^\s*\{?\s*[23]\s*\}?)?$/,
+    (all, lead: string, words: string) => (isUnitPhrase(words) && words.trim().length > 1 ? lead : all),
   );
 
   // "x and y" / "x or y" between values -> list

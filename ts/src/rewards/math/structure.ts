@@ -56,7 +56,9 @@ export function splitTop(s: string, seps: readonly string[]): { parts: string[];
   let i = 0;
   while (i < s.length) {
     if (depth === 0) {
-      const sep = seps.find((x) => s.startsWith(x, i) && !(/^\\[a-zA-Z]+$/.test(x) && /[a-zA-Z]/.test(s[i + x.length] ?? "")));
+      const sep = seps.find(
+        (x) => s.startsWith(x, i) && !(/^\\[a-zA-Z]+$/.test(x) && /[a-zA-Z]/.test(s[i + x.length] ?? "")),
+      );
       if (sep !== undefined) {
         parts.push(s.slice(last, i));
         found.push(sep);
@@ -111,8 +113,17 @@ export function parseAnswer(latex: string, depth = 0): AnswerNode | undefined {
     const nodes = items as AnswerNode[];
     // "x = 1, 2" means x takes the values 1 and 2
     const first = nodes[0]!;
-    if (first.k === "rel" && first.ops.length === 1 && first.ops[0] === "=" && nodes.slice(1).every((n) => n.k !== "rel")) {
-      return { k: "rel", terms: [first.terms[0]!, { k: "list", items: [first.terms[1]!, ...nodes.slice(1)] }], ops: ["="] };
+    if (
+      first.k === "rel" &&
+      first.ops.length === 1 &&
+      first.ops[0] === "=" &&
+      nodes.slice(1).every((n) => n.k !== "rel")
+    ) {
+      return {
+        k: "rel",
+        terms: [first.terms[0]!, { k: "list", items: [first.terms[1]!, ...nodes.slice(1)] }],
+        ops: ["="],
+      };
     }
     return nodes.length === 1 ? nodes[0] : { k: "list", items: nodes };
   }
@@ -165,9 +176,14 @@ export function parseAnswer(latex: string, depth = 0): AnswerNode | undefined {
   }
 
   // matrices
-  const mat = /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|smallmatrix|matrix|array)\}(?:\{[lcr|\s]*\})?([\s\S]*)\\end\{\1\}$/.exec(s);
+  const mat =
+    /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|smallmatrix|matrix|array)\}(?:\{[lcr|\s]*\})?([\s\S]*)\\end\{\1\}$/.exec(
+      s,
+    );
   if (mat) {
-    const rows = splitTop(mat[2]!, ["\\\\"]).parts.map((r) => r.trim()).filter((r) => r.length > 0);
+    const rows = splitTop(mat[2]!, ["\\\\"])
+      .parts.map((r) => r.trim())
+      .filter((r) => r.length > 0);
     if (rows.length === 0 || rows.length > MAX_ITEMS) return undefined;
     const cells = rows.map((r) => splitTop(r, ["&"]).parts.map((c) => parseAnswer(c, depth + 1)));
     if (cells.some((r) => r.some((c) => c === undefined))) return undefined;
@@ -180,8 +196,21 @@ export function parseAnswer(latex: string, depth = 0): AnswerNode | undefined {
   const pm = splitTop(s, ["\\pm", "\\mp"]);
   if (pm.parts.length === 2) {
     const [a, b] = [pm.parts[0]!.trim(), pm.parts[1]!.trim()];
-    if (a.length === 0) return { k: "list", items: [{ k: "expr", latex: `${b}` }, { k: "expr", latex: `-(${b})` }] };
-    return { k: "list", items: [{ k: "expr", latex: `${a}+(${b})` }, { k: "expr", latex: `${a}-(${b})` }] };
+    if (a.length === 0)
+      return {
+        k: "list",
+        items: [
+          { k: "expr", latex: `${b}` },
+          { k: "expr", latex: `-(${b})` },
+        ],
+      };
+    return {
+      k: "list",
+      items: [
+        { k: "expr", latex: `${a}+(${b})` },
+        { k: "expr", latex: `${a}-(${b})` },
+      ],
+    };
   }
 
   // word answers

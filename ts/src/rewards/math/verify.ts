@@ -70,7 +70,8 @@ export function parseAnswerText(text: string, fromPlainNumber = false, percent =
   if (norm.latex.length === 0) return undefined;
   let node = parseAnswer(norm.latex);
   // An equation chain with an unreadable part ("1 = \\zzz = x = 0"): keep its last term, as Math-Verify does.
-  if (node && !nodeReadable(node) && node.k === "rel" && node.ops.every((op) => op === "=")) node = node.terms[node.terms.length - 1];
+  if (node && !nodeReadable(node) && node.k === "rel" && node.ops.every((op) => op === "="))
+    node = node.terms[node.terms.length - 1];
   if (!node || !nodeReadable(node)) return undefined;
   return { raw: text, latex: norm.latex, node, percent: percent || norm.percent };
 }
@@ -80,7 +81,10 @@ function fromCandidate(c: Candidate): ParsedAnswer | undefined {
 }
 
 /** The best-ranked candidate that parses: tiers in order, right to left within a tier. */
-export function extractAnswer(response: string, extract: ExtractOptions = {}): { candidate: Candidate; parsed: ParsedAnswer } | undefined {
+export function extractAnswer(
+  response: string,
+  extract: ExtractOptions = {},
+): { candidate: Candidate; parsed: ParsedAnswer } | undefined {
   for (const c of extractCandidates(response, extract)) {
     const parsed = fromCandidate(c);
     if (parsed) return { candidate: c, parsed };
@@ -135,7 +139,12 @@ export function verifyMath(gold: string, response: string, options: MathVerifyOp
   let chosen: { c: Candidate; p: ParsedAnswer } | undefined;
   for (const c of candidates) {
     if (c.text.length > maxAnswer) {
-      return { verdict: "wrong", extracted: c.text.slice(0, 200), gold: g.latex, reason: `answer longer than ${maxAnswer} characters` };
+      return {
+        verdict: "wrong",
+        extracted: c.text.slice(0, 200),
+        gold: g.latex,
+        reason: `answer longer than ${maxAnswer} characters`,
+      };
     }
     const p = fromCandidate(c);
     if (p) {
@@ -143,7 +152,13 @@ export function verifyMath(gold: string, response: string, options: MathVerifyOp
       break;
     }
   }
-  if (!chosen) return { verdict: "wrong", extracted: candidates[0]!.text.slice(0, 200), gold: g.latex, reason: "answer could not be parsed" };
+  if (!chosen)
+    return {
+      verdict: "wrong",
+      extracted: candidates[0]!.text.slice(0, 200),
+      gold: g.latex,
+      reason: "answer could not be parsed",
+    };
   const ok = answersEqual(g, chosen.p, options);
   return {
     verdict: ok ? "correct" : "wrong",
@@ -158,7 +173,8 @@ export function checkEquivalent(gold: string, pred: string, options: MathVerifyO
   const g = parseGold(gold, options);
   if (!g) return { verdict: "bad_gold", reason: "gold answer is empty or could not be parsed" };
   const maxAnswer = options.maxAnswerChars ?? MATH_VERIFY_DEFAULTS.maxAnswerChars;
-  if (pred.length > maxAnswer) return { verdict: "wrong", gold: g.latex, reason: `answer longer than ${maxAnswer} characters` };
+  if (pred.length > maxAnswer)
+    return { verdict: "wrong", gold: g.latex, reason: `answer longer than ${maxAnswer} characters` };
   const p = parseGold(pred, { ...options, goldFormat: "answer" });
   if (!p) return { verdict: "no_answer", gold: g.latex };
   const ok = answersEqual(g, p, options);
