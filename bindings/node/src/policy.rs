@@ -15,6 +15,7 @@ use crate::errors::{guard, invalid};
 use lgpo_core::generate::{generate, FinishReason};
 use lgpo_core::model::{Qwen2, Sequence};
 use lgpo_core::objectives::{Objective, ObjectiveConfig};
+use lgpo_core::optim::AdamW;
 use lgpo_core::policy::{Minibatch, Policy, TrainConfig};
 
 /// The core policy behind a lock; `None` once disposed.
@@ -174,6 +175,22 @@ pub struct MinibatchInput {
     pub ref_logprobs: Option<Vec<Vec<f64>>>,
 }
 
+/// What the objective decided for one sequence; `null`s when it was skipped for A = 0.
+#[napi(object)]
+pub struct SequenceOutcomeOutput {
+    /// Dropped by the trust region (LGPO gate, GSPO sequence clip).
+    pub gated: Option<bool>,
+    /// Mean response log-prob under the policy at this update (LGPO's gate statistic).
+    pub mean_logprob: Option<f64>,
+}
+
+/// The metrics of one optimizer step and one outcome per sequence, in minibatch order.
+#[napi(object)]
+pub struct TrainStepOutput {
+    pub metrics: HashMap<String, f64>,
+    pub sequences: Vec<SequenceOutcomeOutput>,
+}
+
 pub struct TrainTask {
     shared: Shared,
     minibatch: Minibatch,
@@ -181,20 +198,51 @@ pub struct TrainTask {
 }
 
 impl Task for TrainTask {
-    type Output = HashMap<String, f64>;
-    type JsValue = HashMap<String, f64>;
+    type Output = TrainStepOutput;
+    type JsValue = TrainStepOutput;
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
             let objective = core(Objective::from_config(&self.objective))?;
             with_policy(&self.shared, |p| {
-                Ok(core(p.train_minibatch(&self.minibatch, &objective))?.into_iter().collect())
+                let outcome = core(p.train_step(&self.minibatch, &objective))?;
+                Ok(TrainStepOutput {
+                    metrics: outcome.metrics.into_iter().collect(),
+                    sequences: outcome
+                        .sequences
+                        .into_iter()
+                        .map(|s| SequenceOutcomeOutput { gated: s.gated, mean_logprob: s.mean_logprob })
+                        .collect(),
+                })
             })
         })
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
         Ok(output)
+    }
+}
+
+/// Work on the policy that returns nothing.
+type Job = Box<dyn FnOnce(&mut Policy) -> lgpo_core::Result<()> + Send>;
+
+/// A [`Job`] run off the JS thread (optimizer state I/O).
+pub struct PolicyJob {
+    shared: Shared,
+    job: Option<Job>,
+}
+
+impl Task for PolicyJob {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        let job = self.job.take().ok_or_else(|| invalid("this task already ran"))?;
+        guard(|| with_policy(&self.shared, |p| core(job(p))))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -254,8 +302,8 @@ impl NativePolicy {
     }
 
     /// One optimizer step of `objective` (the core's `ObjectiveConfig` as JSON) on `minibatch`;
-    /// resolves to the step's metrics.
-    #[napi(js_name = "trainStep", ts_return_type = "Promise<Record<string, number>>")]
+    /// resolves to the step's metrics and one outcome per sequence.
+    #[napi(js_name = "trainStep", ts_return_type = "Promise<TrainStepOutput>")]
     pub fn train_step(&self, minibatch: MinibatchInput, objective: serde_json::Value) -> Result<AsyncTask<TrainTask>> {
         let objective: ObjectiveConfig = from_json(objective, "objective config")?;
         let minibatch = Minibatch {
@@ -273,6 +321,32 @@ impl NativePolicy {
     pub fn save(&self, dir: String, dtype: Option<String>) -> Result<AsyncTask<SaveTask>> {
         let dtype = crate::convert::dtype(Some(dtype.as_deref().unwrap_or("f32")), &candle_core::Device::Cpu)?;
         Ok(AsyncTask::new(SaveTask { shared: self.shared.clone(), dir, dtype, source: self.dir.clone() }))
+    }
+
+    /// Writes the optimizer state (AdamW moments, master weights, step count) to `path`
+    /// (safetensors, atomically).
+    #[napi(js_name = "saveOptimizer", ts_return_type = "Promise<void>")]
+    pub fn save_optimizer(&self, path: String) -> AsyncTask<PolicyJob> {
+        let job = Box::new(move |p: &mut Policy| p.optimizer().save(&path));
+        AsyncTask::new(PolicyJob { shared: self.shared.clone(), job: Some(job) })
+    }
+
+    /// Replaces the optimizer state with the one at `path` (written by `saveOptimizer` for the
+    /// same model); the policy's current hyper-parameters are kept.
+    #[napi(js_name = "loadOptimizer", ts_return_type = "Promise<void>")]
+    pub fn load_optimizer(&self, path: String) -> AsyncTask<PolicyJob> {
+        let job = Box::new(move |p: &mut Policy| {
+            let optimizer = AdamW::load(&path, p.model().params(), *p.optimizer().config())?;
+            p.set_optimizer(optimizer);
+            Ok(())
+        });
+        AsyncTask::new(PolicyJob { shared: self.shared.clone(), job: Some(job) })
+    }
+
+    /// Optimizer steps taken (restored by `loadOptimizer`).
+    #[napi(getter, js_name = "optimizerSteps")]
+    pub fn optimizer_steps(&self) -> Result<i64> {
+        with_policy(&self.shared, |p| Ok(p.optimizer().steps_taken() as i64))
     }
 
     /// Frees the model and optimizer; later calls throw.

@@ -82,22 +82,43 @@ describe("Policy", () => {
 
   it("trains, and saves a checkpoint that loads back", async () => {
     const seqs = goldenSequences().map(({ promptIds, responseIds }) => ({ promptIds, responseIds }));
-    const minibatch = { sequences: seqs, advantages: [1, -1, 0.5] };
-    const m1 = await policy.trainStep(minibatch, { name: "lgpo", gate: { tau: -0.15 } });
-    const m2 = await policy.trainStep(minibatch, { name: "pg" });
+    const minibatch = { sequences: seqs, advantages: [1, -1, 0] };
+    const before = await policy.logprobs(seqs);
+    const r1 = await policy.trainStep(minibatch, { name: "lgpo", gate: { tau: -0.15 } });
+    const m2 = (await policy.trainStep(minibatch, { name: "pg" })).metrics;
+    const m1 = r1.metrics;
     expect(m1.step).toBe(1);
     expect(m2.step).toBe(2);
+    expect(policy.optimizerSteps).toBe(2);
     expect(m1.grad_norm).toBeGreaterThan(0);
+    // Per-sequence outcomes: the gate statistic is the mean log-prob before the update; the
+    // zero-advantage sequence is skipped (never evaluated).
+    expect(r1.sequences).toHaveLength(3);
+    r1.sequences.slice(0, 2).forEach((o, i) => {
+      expect(o.meanLogprob).toBeCloseTo(before[i]!.meanLogprob, 4);
+      expect(o.gated).toBe(before[i]!.meanLogprob > -0.15);
+    });
+    expect(r1.sequences[2]).toEqual({ gated: null, meanLogprob: null });
     const old = (await policy.logprobs(seqs)).map((s) => s.logprobs);
-    const m3 = await policy.trainStep({ ...minibatch, oldLogprobs: old }, { name: "grpo" });
+    const m3 = (await policy.trainStep({ ...minibatch, oldLogprobs: old }, { name: "grpo" })).metrics;
     expect(m3.ratio_min).toBeCloseTo(1, 5);
 
     const dir = join(tmp, "saved");
     await policy.save(dir);
-    // Same micro-batching as `policy`, so the forward is the same computation on the saved weights.
-    const reloaded = await Policy.load(dir, { train: { micro_batch_size: 2 } });
+    // Same settings as `policy`, so the forward is the same computation on the saved weights.
+    const reloaded = await Policy.load(dir, { seed: 1, train: { micro_batch_size: 2, optimizer: { lr: 1e-3 } } });
     const [a, b] = [await policy.logprobs(seqs), await reloaded.logprobs(seqs)];
     expect(b).toEqual(a);
+
+    // Weights + optimizer state restore training exactly: the next step matches bit for bit.
+    await policy.saveOptimizer(join(dir, "optimizer.safetensors"));
+    await reloaded.loadOptimizer(join(dir, "optimizer.safetensors"));
+    expect(reloaded.optimizerSteps).toBe(policy.optimizerSteps);
+    const next = { sequences: seqs, advantages: [0.5, -1, 1] };
+    const [x, y] = [await policy.trainStep(next, { name: "pg" }), await reloaded.trainStep(next, { name: "pg" })];
+    expect(y).toEqual(x);
+    expect(await reloaded.logprobs(seqs)).toEqual(await policy.logprobs(seqs));
+    await expect(reloaded.loadOptimizer(join(dir, "config.json"))).rejects.toThrow(/config\.json/);
     reloaded.dispose();
   });
 });

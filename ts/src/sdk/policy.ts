@@ -88,6 +88,26 @@ export interface Minibatch {
   refLogprobs?: number[][];
 }
 
+/** What the objective decided for one sequence of a minibatch (`null`s: skipped for A = 0, never evaluated). */
+export interface SequenceOutcome {
+  /** Dropped by the trust region: LGPO's likelihood gate, GSPO's sequence clip. */
+  gated: boolean | null;
+  /** Mean response log-prob under the policy at this update: what LGPO's gate compares with τ. */
+  meanLogprob: number | null;
+}
+
+/** The result of {@link Policy.trainStep}. */
+export interface TrainStepResult {
+  /**
+   * The objective's metrics (`loss`, `gated_frac`, `zero_adv_frac`, `kept_nonzero_adv_frac`,
+   * `clip_frac_low`, `clip_frac_high`, `logprob_mean`, `ratio_*`, `approx_kl`, ...) plus
+   * `grad_norm`, `lr`, `skipped_zero_adv`, `skipped_nonfinite` and `step` (optimizer steps taken).
+   */
+  metrics: Record<string, number>;
+  /** One outcome per sequence, in minibatch order. */
+  sequences: SequenceOutcome[];
+}
+
 /** A Qwen2/Qwen2.5 policy with its optimizer, held by the Rust core. */
 export class Policy {
   private constructor(
@@ -146,15 +166,34 @@ export class Policy {
     return this.inner.logprobs(sequences, options.microBatchSize);
   }
 
-  /** One optimizer step of `objective` on `minibatch`; resolves to the step's metrics. */
-  async trainStep(minibatch: Minibatch, objective: ObjectiveConfig): Promise<Record<string, number>> {
+  /** One optimizer step of `objective` on `minibatch`; resolves to the step's metrics and per-sequence outcomes. */
+  async trainStep(minibatch: Minibatch, objective: ObjectiveConfig): Promise<TrainStepResult> {
     if (!Array.isArray(minibatch?.sequences)) throw new TypeError("minibatch.sequences must be an array");
     const sequences = minibatch.sequences.map((s, i) => this.sequence(s, `minibatch.sequences[${i}]`));
     assertNumbers(minibatch.advantages, "minibatch.advantages");
     const lengths = sequences.map((s) => s.responseIds.length);
     if (minibatch.oldLogprobs !== undefined) assertRows(minibatch.oldLogprobs, "minibatch.oldLogprobs", lengths);
     if (minibatch.refLogprobs !== undefined) assertRows(minibatch.refLogprobs, "minibatch.refLogprobs", lengths);
-    return this.inner.trainStep({ ...minibatch, sequences }, objective);
+    const out = await this.inner.trainStep({ ...minibatch, sequences }, objective);
+    return {
+      metrics: out.metrics,
+      sequences: out.sequences.map((o) => ({ gated: o.gated ?? null, meanLogprob: o.meanLogprob ?? null })),
+    };
+  }
+
+  /** Optimizer steps taken so far (restored by {@link loadOptimizer}). */
+  get optimizerSteps(): number {
+    return this.inner.optimizerSteps;
+  }
+
+  /** Writes the optimizer state (AdamW moments, master weights, step count) to `path`, atomically. */
+  async saveOptimizer(path: string): Promise<void> {
+    return this.inner.saveOptimizer(path);
+  }
+
+  /** Restores an optimizer state written by {@link saveOptimizer} for the same model (hyper-parameters stay as loaded). */
+  async loadOptimizer(path: string): Promise<void> {
+    return this.inner.loadOptimizer(path);
   }
 
   /** Writes the policy as a Hugging Face checkpoint directory (atomically; tokenizer files carried over). */

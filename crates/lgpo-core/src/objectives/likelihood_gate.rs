@@ -7,7 +7,7 @@
 use candle_core::Tensor;
 
 use super::config::ObjectiveConfig;
-use super::{advantage_column, host_rows, ObjectiveInputs, PolicyObjective, TokenLoss};
+use super::{advantage_column, host_rows, masked_row_means, ObjectiveInputs, PolicyObjective, TokenLoss};
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
 
@@ -69,27 +69,9 @@ impl LikelihoodGate {
         Self::build(config, "lgpo_stochastic", GateRule::Stochastic(p))
     }
 
-    /// Mean log-likelihood of each sequence's response tokens (0 for an empty response).
-    fn mean_logprobs(inputs: &ObjectiveInputs) -> Result<Vec<f64>> {
-        let (lp, mask) = (host_rows(inputs.logprobs)?, host_rows(inputs.mask)?);
-        Ok(lp
-            .iter()
-            .zip(&mask)
-            .map(|(lp, m)| {
-                let n: f64 = m.iter().map(|&v| v as f64).sum();
-                let s: f64 = lp.iter().zip(m).map(|(&l, &v)| (l * v) as f64).sum();
-                if n > 0.0 {
-                    s / n
-                } else {
-                    0.0
-                }
-            })
-            .collect())
-    }
-
     /// The sequences this objective drops.
     fn gated(&self, inputs: &ObjectiveInputs) -> Result<Vec<bool>> {
-        let flagged: Vec<bool> = Self::mean_logprobs(inputs)?
+        let flagged: Vec<bool> = masked_row_means(&host_rows(inputs.logprobs)?, &host_rows(inputs.mask)?)
             .into_iter()
             .map(|m| m > self.tau || self.tau_low.is_some_and(|low| m < low))
             .collect();

@@ -89,16 +89,38 @@ pub struct Objective {
     entropy_coef: f64,
 }
 
-/// The loss of a micro-batch and its statistics.
+/// The loss of a micro-batch, its statistics and the per-sequence decisions.
 #[derive(Debug, Clone)]
 pub struct ObjectiveOutput {
     /// Scalar loss, differentiable in the log-probs.
     pub loss: Tensor,
     pub stats: ObjectiveStats,
+    /// Per sequence: dropped by the objective's trust region (LGPO gate, GSPO sequence clip).
+    pub gated: Vec<bool>,
+    /// Per sequence: mean log-prob of its response tokens under the current policy (what LGPO's
+    /// gate compares with τ; 0 for an empty response).
+    pub mean_logprobs: Vec<f64>,
 }
 
 pub(crate) fn host_rows(t: &Tensor) -> Result<Vec<Vec<f32>>> {
     Ok(t.to_dtype(DType::F32)?.to_vec2()?)
+}
+
+/// Mean of each row over its masked-in positions (0 for a row with none): a sequence's mean
+/// token log-likelihood ℓ̄ when the rows are log-probs.
+pub(crate) fn masked_row_means(rows: &[Vec<f32>], mask: &[Vec<f32>]) -> Vec<f64> {
+    rows.iter()
+        .zip(mask)
+        .map(|(row, m)| {
+            let n: f64 = m.iter().map(|&v| v as f64).sum();
+            let s: f64 = row.iter().zip(m).map(|(&x, &v)| (x * v) as f64).sum();
+            if n > 0.0 {
+                s / n
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 impl Objective {
@@ -171,6 +193,7 @@ impl Objective {
         let masked_sum = |rows: &[Vec<f32>]| -> f64 {
             rows.iter().zip(&mask).flat_map(|(r, m)| r.iter().zip(m).map(|(v, m)| (*v * *m) as f64)).sum()
         };
+        let mean_logprobs = masked_row_means(&logprobs, &mask);
         let mut stats = ObjectiveStats {
             loss: loss.to_dtype(DType::F64)?.to_scalar()?,
             sequences: advantages.len() as f64,
@@ -200,7 +223,7 @@ impl Objective {
             }
             stats.ratio = Some(r);
         }
-        Ok(ObjectiveOutput { loss, stats })
+        Ok(ObjectiveOutput { loss, stats, gated, mean_logprobs })
     }
 
     fn check(&self, inputs: &ObjectiveInputs) -> Result<()> {

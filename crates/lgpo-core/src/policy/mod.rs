@@ -63,6 +63,16 @@ pub enum OldLogprobSource {
     Generation,
 }
 
+/// What the objective decided for one sequence of a minibatch; `None` fields when the sequence
+/// was skipped (A = 0) and never evaluated.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SequenceOutcome {
+    /// Dropped by the objective's trust region (LGPO gate, GSPO sequence clip).
+    pub gated: Option<bool>,
+    /// Mean response log-prob under the policy at this update (LGPO's ℓ̄).
+    pub mean_logprob: Option<f64>,
+}
+
 /// Summed gradients of a minibatch and the objective's statistics.
 #[derive(Debug)]
 pub struct Gradients {
@@ -71,6 +81,16 @@ pub struct Gradients {
     pub stats: ObjectiveStats,
     /// Sequences skipped because A = 0.
     pub skipped_zero_advantage: usize,
+    /// One outcome per sequence of the minibatch, in its order.
+    pub sequences: Vec<SequenceOutcome>,
+}
+
+/// The metrics of one optimizer step and the per-sequence decisions behind them.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    /// See [`Policy::train_minibatch`].
+    pub metrics: Metrics,
+    pub sequences: Vec<SequenceOutcome>,
 }
 
 /// Metrics of a rollout batch's updates and the time of each phase.
@@ -169,6 +189,7 @@ impl Policy {
         let params = self.model.params();
         let mut grads: Vec<Option<Tensor>> = vec![None; params.len()];
         let mut stats = ObjectiveStats::default();
+        let mut sequences = vec![SequenceOutcome::default(); minibatch.sequences.len()];
         let device = self.model.device();
 
         for (chunk_index, chunk) in evaluated.chunks(self.config.micro_batch_size).enumerate() {
@@ -191,6 +212,9 @@ impl Policy {
                 first_sequence: chunk_index * self.config.micro_batch_size,
             })?;
             stats.merge(&output.stats);
+            for ((&i, &gated), &mean) in chunk.iter().zip(&output.gated).zip(&output.mean_logprobs) {
+                sequences[i] = SequenceOutcome { gated: Some(gated), mean_logprob: Some(mean) };
+            }
             let store = output.loss.backward()?;
             for ((_, var), acc) in params.iter().zip(grads.iter_mut()) {
                 if let Some(g) = store.get(var.as_tensor()) {
@@ -215,7 +239,7 @@ impl Policy {
                 None => Ok(Tensor::zeros(var.shape(), DType::F32, var.device())?),
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Gradients { grads, stats, skipped_zero_advantage: skipped })
+        Ok(Gradients { grads, stats, skipped_zero_advantage: skipped, sequences })
     }
 
     /// One optimizer step on `minibatch`: gradients, a non-finite check (a non-finite loss or
@@ -224,7 +248,12 @@ impl Policy {
     /// `grad_norm` (before clipping), `lr`, `skipped_zero_adv` (sequences), `skipped_nonfinite`
     /// (0 or 1) and `step`.
     pub fn train_minibatch(&mut self, minibatch: &Minibatch, objective: &Objective) -> Result<Metrics> {
-        let Gradients { mut grads, stats, skipped_zero_advantage } = self.gradients(minibatch, objective)?;
+        Ok(self.train_step(minibatch, objective)?.metrics)
+    }
+
+    /// [`Policy::train_minibatch`], also returning what the objective decided for each sequence.
+    pub fn train_step(&mut self, minibatch: &Minibatch, objective: &Objective) -> Result<StepOutcome> {
+        let Gradients { mut grads, stats, skipped_zero_advantage, sequences } = self.gradients(minibatch, objective)?;
         let mut metrics = stats.metrics();
         let norm = match self.config.max_grad_norm {
             Some(max) => clip_grad_norm(&mut grads, max)?,
@@ -240,7 +269,7 @@ impl Policy {
         metrics.insert("skipped_zero_adv".into(), skipped_zero_advantage as f64);
         metrics.insert("skipped_nonfinite".into(), if finite { 0.0 } else { 1.0 });
         metrics.insert("step".into(), self.optimizer.steps_taken() as f64);
-        Ok(metrics)
+        Ok(StepOutcome { metrics, sequences })
     }
 
     /// The updates of one rollout batch: old log-probs once before the first update when the
