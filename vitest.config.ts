@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -5,5 +6,7 @@ export default defineConfig({
     include: ["tests/ts/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Named datasets resolve under $LGPO_DATA_DIR; tests read the shared data beside the repository.
+    env: { LGPO_DATA_DIR: process.env.LGPO_DATA_DIR ?? resolve(__dirname, "../shared/data") },
   },
 });

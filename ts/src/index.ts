@@ -22,7 +22,9 @@ export { Tokenizer, type ChatMessage, type ChatTemplateOptions } from "./sdk/tok
 export {
   objectives,
   evaluateObjective,
+  objectiveRequirements,
   OBJECTIVE_NAMES,
+  type ObjectiveRequirements,
   type ObjectiveName,
   type ObjectiveConfig,
   type Aggregation,
@@ -32,3 +34,20 @@ export {
 
 export * from "./rewards/index.js";
 export * from "./data/countdown.js";
+
+export {
+  TrainConfigSchema as RunConfigSchema,
+  type TrainConfig as RunConfig,
+  type TrainConfigInput as RunConfigInput,
+} from "./config/schema.js";
+export { loadConfig, resolveConfig, readConfigFile, applyOverrides, configToYaml, ConfigError } from "./config/load.js";
+export { configKeyDocs, configMarkdown } from "./config/docs.js";
+export { train, TrainingError, type TrainOptions, type TrainSummary } from "./trainer/train.js";
+export { evaluateModel, type EvaluateModelOptions, type ModelEvaluation } from "./trainer/eval_model.js";
+export { readEvents, TensorBoardWriter, type DecodedEvent } from "./logging/tensorboard.js";
+export { groupAdvantages, overlongPenalty, type AdvantageScale } from "./rollout/advantages.js";
+export { renderPrompt, resolveTemplate, type PromptTemplate } from "./data/prompts.js";
+export { loadDatasetTasks, heldOutCountdownTasks } from "./data/load.js";
+export { NAMED_DATASETS, resolveDatasetFiles } from "./data/sources.js";
+export { DatasetError } from "./data/records.js";
+export type { Task, CountdownTask, MathTask } from "./data/tasks.js";

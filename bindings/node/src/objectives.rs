@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use crate::convert::{core, from_json, rows_f32};
 use crate::errors::guard;
-use lgpo_core::objectives::{evaluate, EvaluationInputs, ObjectiveConfig};
+use lgpo_core::objectives::{evaluate, EvaluationInputs, Objective, ObjectiveConfig};
 
 /// Per-token inputs of [`evaluate_objective`]; every row of the optional fields is as long as
 /// its `logprobs` row.
@@ -55,6 +55,39 @@ pub fn evaluate_objective(config: serde_json::Value, inputs: EvaluateInputs) -> 
             loss: out.loss,
             grad_logprobs: out.grad_logprobs.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect(),
             metrics: out.metrics.into_iter().collect(),
+        })
+    })
+}
+
+/// What an objective needs from the trainer.
+#[napi(object)]
+pub struct ObjectiveRequirements {
+    /// Registry name.
+    pub name: String,
+    /// Old-policy log-probs (ratio-based objectives); LGPO never needs them.
+    pub needs_old_logprobs: bool,
+    /// Reference-policy log-probs (a KL penalty is on).
+    pub needs_ref_logprobs: bool,
+    /// Loss aggregation in use.
+    pub aggregation: String,
+}
+
+/// Builds the objective of `config` (failing like a training step would, naming the bad field)
+/// and says what it needs: the trainer asks before its first step.
+#[napi(js_name = "objectiveRequirements")]
+pub fn objective_requirements(config: serde_json::Value) -> Result<ObjectiveRequirements> {
+    guard(|| {
+        let config: ObjectiveConfig = from_json(config, "objective config")?;
+        let objective = core(Objective::from_config(&config))?;
+        let aggregation = serde_json::to_value(objective.aggregation())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Ok(ObjectiveRequirements {
+            name: objective.name().to_string(),
+            needs_old_logprobs: objective.needs_old_logprobs(),
+            needs_ref_logprobs: objective.needs_ref_logprobs(),
+            aggregation,
         })
     })
 }

@@ -10,7 +10,8 @@ export function exitCodeOf(error: unknown): 1 | 2 {
   if (error instanceof UsageError || error instanceof TypeError) return 2;
   const e = error as { code?: unknown; name?: unknown };
   // Errors of the Rust core carry napi's status: bad input, config or checkpoint content.
-  if (e?.code === "InvalidArg" || e?.name === "VerifyInputError" || e?.name === "CommanderError") return 2;
+  if (e?.code === "InvalidArg" || e?.name === "CommanderError") return 2;
+  if (e?.name === "VerifyInputError" || e?.name === "ConfigError" || e?.name === "DatasetError") return 2;
   if (typeof e?.code === "string" && e.code.startsWith("ENOENT")) return 2;
   return 1;
 }

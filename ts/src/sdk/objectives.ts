@@ -76,8 +76,26 @@ export function evaluateObjective(config: ObjectiveConfig, inputs: EvaluateInput
   return native().evaluateObjective(config, inputs);
 }
 
+/** What an objective needs from the trainer. */
+export interface ObjectiveRequirements {
+  name: ObjectiveName;
+  /** Old-policy log-probs: ratio-based objectives. LGPO never needs them. */
+  needsOldLogprobs: boolean;
+  /** Reference log-probs: a KL penalty is on. */
+  needsRefLogprobs: boolean;
+  /** The loss aggregation in use (the objective's default when the config sets none). */
+  aggregation: Aggregation;
+}
+
+/** Builds `config`'s objective in the core (throwing, with the bad field named, if it is invalid) and says what it needs. */
+export function objectiveRequirements(config: ObjectiveConfig): ObjectiveRequirements {
+  const r = native().objectiveRequirements(config);
+  return { ...r, name: r.name as ObjectiveName, aggregation: r.aggregation as Aggregation };
+}
+
 /** The objectives namespace of the SDK. */
 export const objectives = {
   names: OBJECTIVE_NAMES,
   evaluate: evaluateObjective,
+  requirements: objectiveRequirements,
 };

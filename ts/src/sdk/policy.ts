@@ -56,6 +56,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Wrap string prompts as a user message in the chat template. */
   chat?: boolean;
+  /** Samples per prompt (default 1); the result is prompt-major: row `i * n + k` is sample k of prompt i. */
+  n?: number;
 }
 
 /** One generated continuation. */
@@ -141,7 +143,11 @@ export class Policy {
   /** Samples one continuation per prompt (strings need a tokenizer). */
   async generate(prompts: Array<string | number[]>, options: GenerateOptions = {}): Promise<Generation[]> {
     if (!Array.isArray(prompts)) throw new TypeError(`prompts must be an array, got ${describe(prompts)}`);
-    const promptIds = prompts.map((p, i) => this.promptIds(p, `prompts[${i}]`, options.chat ?? false));
+    const n = options.n ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new TypeError(`n must be an integer >= 1, got ${describe(n)}`);
+    const promptIds = prompts
+      .map((p, i) => this.promptIds(p, `prompts[${i}]`, options.chat ?? false))
+      .flatMap((ids) => Array.from({ length: n }, () => ids));
     const out = await this.inner.generate(promptIds, {
       temperature: options.temperature,
       topK: options.topK,

@@ -1,0 +1,159 @@
+/** The training config: defaults, validation messages, extends, --set, the generated docs. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { configKeyDocs, configMarkdown } from "../../../ts/src/config/docs.js";
+import {
+  applyOverrides,
+  ConfigError,
+  configToYaml,
+  loadConfig,
+  readConfigFile,
+  resolveConfig,
+} from "../../../ts/src/config/load.js";
+import { REPO_ROOT } from "../data_files.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-config-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const minimal = {
+  model: { path: "DIR" },
+  objective: { name: "lgpo" },
+  data: { task: "countdown" },
+  rollout: { prompts_per_step: 2, group_size: 4, max_new_tokens: 16 },
+  trainer: { steps: 2, n_updates: 2 },
+};
+
+function errorOf(tree: unknown): string {
+  try {
+    resolveConfig(tree);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    const message = (e as Error).message;
+    expect(message).not.toContain("\n");
+    return message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config schema", () => {
+  it("fills every default of the issue's minimal config, with the paper's values", () => {
+    const c = resolveConfig(minimal);
+    expect(c.objective).toEqual({ name: "lgpo", entropy_coef: 0 });
+    expect(c.rollout.temperature).toBe(1);
+    expect(c.rollout.advantage).toEqual({ scale: "group_std", eps: 1e-6 });
+    expect(c.trainer.optimizer).toEqual({ lr: 1e-6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 });
+    expect(c.trainer.micro_batch_size).toBe(8);
+    expect(c.seed).toBe(0);
+    expect(c.eval.benchmarks).toEqual([]);
+    // The paper's defaults where the paper gives them.
+    const paper = resolveConfig({ model: { path: "x" }, data: { task: "math" }, trainer: { epochs: 1 } });
+    expect([paper.rollout.prompts_per_step, paper.rollout.group_size, paper.trainer.n_updates]).toEqual([128, 8, 2]);
+  });
+
+  it("names the key path and the expected type of a bad key in one line", () => {
+    expect(errorOf({ ...minimal, trainer: { steps: 2, n_updates: 2, frobnicate: 1 } })).toMatch(
+      /unknown key `trainer\.frobnicate`/,
+    );
+    expect(errorOf({ ...minimal, extra: 1 })).toMatch(/unknown key `extra`/);
+    expect(errorOf({ ...minimal, rollout: { ...minimal.rollout, group_size: "eight" } })).toMatch(
+      /`rollout\.group_size` must be a number, got the string "eight"/,
+    );
+    expect(errorOf({ ...minimal, rollout: { ...minimal.rollout, group_size: 2.5 } })).toMatch(
+      /`rollout\.group_size` must be an integer/,
+    );
+    expect(errorOf({ ...minimal, rollout: { ...minimal.rollout, group_size: 0 } })).toMatch(
+      /`rollout\.group_size` must be >=1, got number 0/,
+    );
+    expect(errorOf({ ...minimal, objective: { name: "ppo" } })).toMatch(/`objective\.name` must be one of "lgpo", /);
+    expect(errorOf({ ...minimal, model: {} })).toMatch(/`model\.path` is required/);
+    expect(errorOf({ ...minimal, data: undefined })).toMatch(/`data` is required/);
+  });
+
+  it("rejects impossible combinations at parse time", () => {
+    expect(errorOf({ ...minimal, trainer: { steps: 2, n_updates: 1, minibatch_size: 3 } })).toMatch(
+      /trainer\.minibatch_size.*exceeds rollout\.prompts_per_step/,
+    );
+    expect(errorOf({ ...minimal, trainer: { steps: 2, n_updates: 3 } })).toMatch(/n_updates \(3\) must divide/);
+    expect(errorOf({ ...minimal, trainer: { n_updates: 2 } })).toMatch(
+      /exactly one of trainer\.steps and trainer\.epochs/,
+    );
+    expect(errorOf({ ...minimal, trainer: { steps: 2, epochs: 1, n_updates: 2 } })).toMatch(/exactly one of/);
+    expect(
+      errorOf({
+        ...minimal,
+        trainer: { steps: 2, n_updates: 2, old_logprobs: "generation" },
+        rollout: { ...minimal.rollout, temperature: 0.7 },
+      }),
+    ).toMatch(/`trainer\.old_logprobs`.*temperature 1/);
+    // The objective is built by the core: a section it does not use is an error naming it.
+    expect(errorOf({ ...minimal, objective: { name: "lgpo", clip: { low: 0.2 } } })).toMatch(
+      /objective: .*remove `clip`/,
+    );
+    expect(errorOf({ ...minimal, objective: { name: "grpo", gate: { tau: -0.1 } } })).toMatch(/remove `gate`/);
+    expect(
+      resolveConfig({ ...minimal, trainer: { steps: 2, n_updates: 1, minibatch_size: 2 } }).trainer.minibatch_size,
+    ).toBe(2);
+  });
+
+  it("reads YAML with extends chains (deep merge), and --set overrides parsed as YAML scalars", () => {
+    writeFileSync(
+      join(tmp, "base.yaml"),
+      YAML.stringify({ ...minimal, rollout: { ...minimal.rollout, temperature: 0.9 } }),
+    );
+    writeFileSync(join(tmp, "mid.yaml"), "extends: base.yaml\nobjective: {name: grpo}\nrollout: {group_size: 8}\n");
+    mkdtempSync(join(tmp, "sub"));
+    writeFileSync(join(tmp, "top.yaml"), "extends: ./mid.yaml\ntrainer: {steps: 5}\n");
+    const tree = readConfigFile(join(tmp, "top.yaml"));
+    expect(tree).toMatchObject({ objective: { name: "grpo" }, trainer: { steps: 5, n_updates: 2 } });
+    expect(tree.rollout).toEqual({ prompts_per_step: 2, group_size: 8, max_new_tokens: 16, temperature: 0.9 });
+    const c = loadConfig({
+      file: join(tmp, "top.yaml"),
+      set: ["trainer.optimizer.lr=1e-5", "rollout.top_p=0.95", "data.dataset=null", "eval.at_start=false"],
+    });
+    expect([c.trainer.optimizer.lr, c.rollout.top_p, c.data.dataset, c.eval.at_start]).toEqual([
+      1e-5,
+      0.95,
+      null,
+      false,
+    ]);
+    expect(applyOverrides({}, ["a.b.c=[1, 2]"])).toEqual({ a: { b: { c: [1, 2] } } });
+    expect(() => applyOverrides({}, ["novalue"])).toThrow(/--set novalue: expected key\.path=value/);
+    writeFileSync(join(tmp, "loop.yaml"), "extends: loop.yaml\n");
+    expect(() => readConfigFile(join(tmp, "loop.yaml"))).toThrow(/cycle/);
+    expect(() => readConfigFile(join(tmp, "missing.yaml"))).toThrow(/missing\.yaml: no such config file/);
+    writeFileSync(join(tmp, "bad.yaml"), "model: [unclosed\n");
+    expect(() => readConfigFile(join(tmp, "bad.yaml"))).toThrow(/bad\.yaml: not valid YAML/);
+  });
+
+  it("round-trips the resolved config through YAML", () => {
+    const c = resolveConfig(minimal);
+    expect(resolveConfig(YAML.parse(configToYaml(c)))).toEqual(c);
+  });
+});
+
+describe("config docs", () => {
+  it("documents every key, and docs/config.md is generated from the schema", () => {
+    const docs = configKeyDocs();
+    const keys = docs.map((d) => d.key);
+    for (const k of [
+      "model.path",
+      "objective.gate.tau",
+      "data.task",
+      "rollout.prompts_per_step",
+      "rollout.group_size",
+      "rollout.max_new_tokens",
+      "trainer.steps",
+      "trainer.n_updates",
+      "seed",
+    ]) {
+      expect(keys).toContain(k);
+    }
+    for (const d of docs) expect(d.description, d.key).not.toBe("");
+    const committed = readFileSync(join(REPO_ROOT, "docs/config.md"), "utf8");
+    expect(committed, "docs/config.md is stale: run `npm run docs:config`").toBe(configMarkdown());
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * Reading configs: YAML files with `extends:` chains, `--set a.b=c` overrides, validation against
+ * the schema with one-line errors that name the key path, and the resolved config as YAML.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import YAML from "yaml";
+import type { z } from "zod";
+
+import { type ObjectiveConfig, objectiveRequirements } from "../sdk/objectives.js";
+import { type TrainConfig, TrainConfigSchema } from "./schema.js";
+
+/** A bad config: the message is one line naming the file or key path. The CLI exits 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Tree = Record<string, unknown>;
+
+function isTree(v: unknown): v is Tree {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** `over` merged into `base`: objects merge key by key, anything else (arrays too) replaces. */
+export function deepMerge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] = isTree(prev) && isTree(value) ? deepMerge(prev, value) : value;
+  }
+  return out;
+}
+
+/**
+ * Reads a YAML config file, following `extends: other.yaml` (relative to the file, chains allowed)
+ * so that a preset differs from its base only where it says so. The result is not validated yet.
+ */
+export function readConfigFile(path: string, seen: string[] = []): Tree {
+  const file = resolve(path);
+  if (seen.includes(file))
+    throw new ConfigError(`${path}: \`extends\` forms a cycle (${[...seen, file].join(" -> ")})`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      seen.length ? `${seen.at(-1)}: extends ${path}, which does not exist` : `${path}: no such config file`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (!isTree(doc)) throw new ConfigError(`${path}: the top level must be a mapping of config keys`);
+  const { extends: parent, ...own } = doc;
+  if (parent === undefined) return own;
+  if (typeof parent !== "string") throw new ConfigError(`${path}: \`extends\` must be a file path`);
+  return deepMerge(readConfigFile(resolve(dirname(file), parent), [...seen, file]), own);
+}
+
+/** Applies `key.path=value` overrides; values are parsed as YAML scalars (`1e-6`, `true`, `null`, `[1, 2]`). */
+export function applyOverrides(tree: Tree, overrides: readonly string[]): Tree {
+  let out = tree;
+  for (const item of overrides) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`--set ${item}: expected key.path=value`);
+    const path = item.slice(0, eq).trim().split(".");
+    if (path.some((p) => p === "")) throw new ConfigError(`--set ${item}: empty key in ${item.slice(0, eq)}`);
+    let value: unknown;
+    try {
+      value = YAML.parse(item.slice(eq + 1));
+    } catch (e) {
+      throw new ConfigError(`--set ${item}: the value is not valid YAML (${(e as Error).message.split("\n")[0]})`);
+    }
+    const patch: Tree = {};
+    path.reduce<Tree>((node, key, i) => {
+      const next: Tree = {};
+      node[key] = i === path.length - 1 ? value : next;
+      return next;
+    }, patch);
+    out = deepMerge(out, patch);
+  }
+  return out;
+}
+
+function lookup(tree: unknown, path: readonly PropertyKey[]): unknown {
+  let node = tree;
+  for (const key of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** One line for a zod issue: the key path first, then what was expected and what was found. */
+function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const key = (extra: PropertyKey[] = []) => [...issue.path, ...extra].map(String).join(".") || "(top level)";
+  const found = lookup(input, issue.path);
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const [first] = issue.keys;
+      return `unknown key \`${key([first!])}\`${issue.keys.length > 1 ? ` (also: ${issue.keys.slice(1).join(", ")})` : ""}`;
+    }
+    case "invalid_type":
+      if (found === undefined) return `\`${key()}\` is required (expected ${issue.expected})`;
+      return `\`${key()}\` must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}, got ${describeValue(found)}`;
+    case "invalid_value":
+      return `\`${key()}\` must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describeValue(found)}`;
+    case "too_small":
+    case "too_big":
+      return `\`${key()}\` ${issue.message.replace(/^Too (small|big): expected \w+ to (be|have) /, "must be ")}, got ${describeValue(found)}`;
+    default:
+      return `\`${key()}\`: ${issue.message}`;
+  }
+}
+
+/** Validates a config tree: fills the defaults, or throws a {@link ConfigError} naming the first bad key. */
+export function resolveConfig(tree: unknown, origin = "config"): TrainConfig {
+  const parsed = TrainConfigSchema.safeParse(tree);
+  if (!parsed.success) {
+    const [first, ...rest] = parsed.error.issues;
+    const more = rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
+    throw new ConfigError(`${origin}: ${formatIssue(first!, tree)}${more}`);
+  }
+  checkObjective(parsed.data.objective as ObjectiveConfig, origin);
+  return parsed.data;
+}
+
+/** Builds the objective in the core once, so that a section it does not use fails now, not at step 1. */
+function checkObjective(objective: ObjectiveConfig, origin: string): void {
+  try {
+    objectiveRequirements(objective);
+  } catch (e) {
+    throw new ConfigError(`${origin}: objective: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** The options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** YAML file (its `extends` chain is followed). */
+  file?: string;
+  /** `key.path=value` overrides, applied in order after the file. */
+  set?: readonly string[];
+}
+
+/** Reads, overrides and validates a config. */
+export function loadConfig(options: LoadConfigOptions): TrainConfig {
+  const tree = options.file === undefined ? {} : readConfigFile(options.file);
+  return resolveConfig(applyOverrides(tree, options.set ?? []), options.file ?? "config");
+}
+
+/** The resolved config as YAML (what `--dry-run` prints and the run directory holds). */
+export function configToYaml(config: TrainConfig): string {
+  return YAML.stringify(config, { lineWidth: 0 });
+}
