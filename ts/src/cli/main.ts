@@ -10,6 +10,9 @@ import { generate } from "./generate.js";
 import { integer, number } from "./options.js";
 import { score } from "./score.js";
 import { verify } from "./verify.js";
+import { configHelpText } from "../config/docs.js";
+import { evalCommand } from "./eval.js";
+import { trainCommand } from "./train.js";
 
 const device = () => new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
 
@@ -62,7 +65,47 @@ export function program(): Command {
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
     .action((o) => verify(o));
 
+  cli
+    .command("train")
+    .description(
+      "train a policy with LGPO or a baseline (paper Algorithm 1); with no --config, the built-in default " +
+        "(configs/default.yaml: LGPO on Countdown with the shipped tiny model)",
+    )
+    .option("--config <file>", "YAML config (may `extends:` another); see the keys below and docs/config.md")
+    .option("--set <key=value>", "override a config key, e.g. --set trainer.steps=10 (repeatable)", collect, [])
+    .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
+    .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
+    .option("--dry-run", "print the resolved config as YAML and exit", false)
+    .addHelpText("after", configHelpText())
+    .action((o) => trainCommand(o));
+
+  cli
+    .command("eval")
+    .description(
+      "evaluate a checkpoint as the trainer does and print one JSON object: accuracy (avg@S, or greedy) and per-benchmark scores",
+    )
+    .requiredOption("--model <dir>", "Hugging Face checkpoint directory")
+    .addOption(new Option("--task <task>", "countdown or math").choices(["countdown", "math"]).makeOptionMandatory())
+    .option(
+      "--dataset <name|file>",
+      "benchmark(s), comma-separated: a named dataset (math500, aime24, ...), a .jsonl/.parquet file or hf://datasets/...; countdown without one: held-out generated tasks",
+    )
+    .option("--n <k>", "problems per benchmark (default: all; held-out Countdown: 200)", integer(1))
+    .option("--samples <s>", "samples per problem for avg@S (default 8, or 0 with --greedy alone)", integer(0))
+    .option("--greedy", "report greedy accuracy", false)
+    .option("--temperature <t>", "sampling temperature of avg@S", number(0, 100), 1)
+    .option("--top-p <p>", "nucleus threshold of avg@S", number(Number.MIN_VALUE, 1), 1)
+    .option("--max-tokens <n>", "response length limit (default: the config's, else 1024)", integer(1))
+    .option("--batch-size <n>", "rows generated together", integer(1), 64)
+    .option("--config <file>", "training config whose prompt format, Countdown ranges and lengths to use")
+    .addOption(device())
+    .action((o) => evalCommand(o));
+
   return cli;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** Runs the CLI on `argv` and returns the exit code. */

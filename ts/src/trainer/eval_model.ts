@@ -1,0 +1,96 @@
+/**
+ * Evaluating a checkpoint alone (`lgpo-run eval`, the SDK's `evaluateModel`): the trainer's eval
+ * on one or more benchmarks, with the same prompts, verifiers and held-out Countdown tasks.
+ */
+import type { TrainConfig } from "../config/schema.js";
+import { type BenchmarkTasks, HELD_OUT_SIZE, heldOutCountdownTasks, loadDatasetTasks } from "../data/load.js";
+import type { GeneratorRanges } from "../data/prompt_stream.js";
+import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
+import { Policy } from "../sdk/policy.js";
+import { type BenchmarkScore, evaluateBenchmark } from "./eval.js";
+import { buildReward } from "./reward.js";
+
+/** Options of {@link evaluateModel}. */
+export interface EvaluateModelOptions {
+  model: string;
+  task: "countdown" | "math";
+  /** Datasets (file, named dataset or hf:// id); none with countdown: the held-out generated tasks. */
+  datasets?: string[];
+  /** Problems per benchmark (default: all; held-out Countdown: 200). */
+  limit?: number;
+  /** k of avg@k (0: off). */
+  samples: number;
+  greedy: boolean;
+  temperature?: number;
+  topP?: number;
+  maxNewTokens?: number;
+  batchSize?: number;
+  device?: string;
+  template?: PromptTemplate;
+  system?: string | null;
+  /** Ranges of held-out Countdown tasks (a training config's `data.generator`). */
+  generator?: GeneratorRanges;
+  successThreshold?: number;
+}
+
+/** What {@link evaluateModel} returns: a headline `accuracy` (avg@k when k > 0, else greedy) and per-benchmark scores. */
+export interface ModelEvaluation {
+  accuracy: number;
+  benchmarks: Record<string, Omit<BenchmarkScore, "name">>;
+}
+
+const DEFAULT_RANGES: GeneratorRanges = { min_nums: 3, max_nums: 4, max_number: 99, min_target: 10, max_target: 99 };
+
+/** Evaluates a checkpoint on the given benchmarks. */
+export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvaluation> {
+  if (o.samples <= 0 && !o.greedy) throw new Error("nothing to evaluate: give --samples S > 0 and/or --greedy");
+  const benches: BenchmarkTasks[] = [];
+  if (!o.datasets?.length) {
+    if (o.task !== "countdown") throw new Error("--dataset is required for the math task");
+    benches.push({
+      name: "countdown",
+      tasks: heldOutCountdownTasks("countdown", o.limit ?? HELD_OUT_SIZE, o.generator ?? DEFAULT_RANGES),
+    });
+  } else {
+    for (const d of o.datasets) {
+      const { tasks } = await loadDatasetTasks(d, o.task, { limit: o.limit ?? null });
+      benches.push({ name: d, tasks });
+    }
+  }
+  const policy = await Policy.load(o.model, { device: (o.device ?? "cpu") as "cpu" });
+  const reward = await buildReward(
+    {
+      function: null,
+      timeout_ms: 10_000,
+      failure_score: 0,
+      workers: null,
+      success_threshold: 1,
+    } as TrainConfig["reward"],
+    o.task,
+  );
+  try {
+    const tokenizer = policy.tokenizer;
+    if (tokenizer === undefined) throw new Error(`${o.model}: the checkpoint has no tokenizer files`);
+    const template = resolveTemplate(o.template ?? "auto", o.task, tokenizer);
+    const out: ModelEvaluation = { accuracy: 0, benchmarks: {} };
+    const headline: number[] = [];
+    for (const b of benches) {
+      const { name, ...score } = await evaluateBenchmark(policy, tokenizer, reward, b, template, o.system ?? null, {
+        samples: o.samples,
+        greedy: o.greedy,
+        temperature: o.temperature ?? 1,
+        topP: o.topP ?? 1,
+        maxNewTokens: o.maxNewTokens ?? 1024,
+        batchSize: o.batchSize ?? 64,
+        successThreshold: o.successThreshold ?? 1,
+      });
+      out.benchmarks[name] = score;
+      headline.push(score.avgAtK ?? score.greedy ?? 0);
+    }
+    out.accuracy = headline.reduce((a, b) => a + b, 0) / headline.length;
+    return out;
+  } finally {
+    await reward.close();
+    policy.dispose();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The updates of one rollout batch (paper Algorithm 1, lines 3-12): old log-probs first when the
+ * objective is ratio-based (LGPO never computes them), then N_updates optimizer steps on
+ * consecutive minibatches of whole groups.
+ */
+import type { TrainConfig } from "../config/schema.js";
+import type { ObjectiveConfig, ObjectiveRequirements } from "../sdk/objectives.js";
+import type { Policy, SequenceOutcome } from "../sdk/policy.js";
+
+/** One training sequence with its advantage and sampling log-probs. */
+export interface TrainSequence {
+  promptIds: number[];
+  responseIds: number[];
+  advantage: number;
+  /** Sampling log-probs from generation (old log-probs with `old_logprobs: generation`). */
+  samplingLogprobs: number[];
+}
+
+/** The result of {@link updatePolicy}. */
+export interface UpdateResult {
+  /** The core's metrics of each optimizer step. */
+  steps: Record<string, number>[];
+  /** One outcome per sequence, in input order. */
+  outcomes: SequenceOutcome[];
+  oldLogprobS: number;
+  updateS: number;
+}
+
+/** Splits `groups` whole groups into `parts` contiguous minibatches as evenly as possible. */
+export function splitGroups(groups: number, parts: number): [number, number][] {
+  const n = Math.min(parts, groups);
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i++) out.push([Math.floor((i * groups) / n), Math.floor(((i + 1) * groups) / n)]);
+  return out;
+}
+
+/** Runs the optimizer steps of one rollout batch; `sequences` hold `groupSize` samples per group, group after group. */
+export async function updatePolicy(
+  policy: Policy,
+  sequences: readonly TrainSequence[],
+  groupSize: number,
+  objective: ObjectiveConfig,
+  requirements: ObjectiveRequirements,
+  config: TrainConfig,
+): Promise<UpdateResult> {
+  let oldLogprobS = 0;
+  let old: number[][] | undefined;
+  if (requirements.needsOldLogprobs) {
+    if (config.trainer.old_logprobs === "generation") {
+      old = sequences.map((s) => s.samplingLogprobs);
+    } else {
+      const t0 = performance.now();
+      const scores = await policy.logprobs(
+        sequences.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
+        { microBatchSize: config.trainer.micro_batch_size },
+      );
+      old = scores.map((s) => s.logprobs);
+      oldLogprobS = (performance.now() - t0) / 1000;
+    }
+  }
+  const t0 = performance.now();
+  const steps: Record<string, number>[] = [];
+  const outcomes: SequenceOutcome[] = [];
+  for (const [first, end] of splitGroups(sequences.length / groupSize, config.trainer.n_updates)) {
+    const part = sequences.slice(first * groupSize, end * groupSize);
+    const result = await policy.trainStep(
+      {
+        sequences: part.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
+        advantages: part.map((s) => s.advantage),
+        ...(old ? { oldLogprobs: old.slice(first * groupSize, end * groupSize) } : {}),
+      },
+      objective,
+    );
+    steps.push(result.metrics);
+    outcomes.push(...result.sequences);
+  }
+  return { steps, outcomes, oldLogprobS, updateS: (performance.now() - t0) / 1000 };
+}
