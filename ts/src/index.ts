@@ -32,3 +32,4 @@ export {
 
 export * from "./rewards/index.js";
 export * from "./data/countdown.js";
+export * from "./hub/index.js";
