@@ -106,7 +106,9 @@ describe("resolveModel from the cache", () => {
       await expect(resolveModel(dir, { revision: "dev" })).rejects.toThrow(/applies to hub ids/);
       const error = await rejection(resolveModel(join(dir, "missing"), { offline: true }));
       expect(error.kind).toBe("bad_id");
-      expect(error.message).toContain("neither an existing local path nor a Hugging Face id");
+      expect(error.message).toBe(`${join(dir, "missing")}: no such checkpoint directory (no config.json)`);
+      const neither = await rejection(resolveModel("not an id", { offline: true }));
+      expect(neither.message).toContain("neither an existing local path nor a Hugging Face id");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

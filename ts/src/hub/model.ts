@@ -3,7 +3,7 @@
  * {@link resolveModel}.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 
 import { HubError } from "./errors.js";
 import { parseModelId } from "./repo_id.js";
@@ -57,6 +57,14 @@ export const CHECKPOINT: Selection = {
 };
 
 /**
+ * Whether `text` can only be a file-system path: absolute, starting with `.` or `~`, with a
+ * backslash or more than one slash. Such text is never looked up on the hub.
+ */
+export function isPathLike(text: string): boolean {
+  return isAbsolute(text) || /^[.~]/.test(text) || text.includes("\\") || text.split("/").length > 2;
+}
+
+/**
  * The local checkpoint directory for `idOrPath`, in this order:
  * 1. an existing local path, returned as given;
  * 2. a Hugging Face id `org/name[@revision]` whose checkpoint files are in the hub cache
@@ -89,5 +97,6 @@ export async function resolveModel(idOrPath: string, options: HubOptions = {}): 
     }
     return idOrPath;
   }
+  if (isPathLike(idOrPath)) throw new HubError("bad_id", `${idOrPath}: no such checkpoint directory (no config.json)`);
   return (await fetchSnapshot(parseModelId(idOrPath, options.revision), CHECKPOINT, options)).dir;
 }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { NativePolicy } from "@lgpo/native";
-import { resolveModel } from "../hub/model.js";
+import { isPathLike, resolveModel } from "../hub/model.js";
 import type { ProgressOption } from "../hub/progress.js";
 import { native } from "./native.js";
 import type { ObjectiveConfig } from "./objectives.js";
@@ -113,11 +113,14 @@ export class Policy {
    */
   static async load(idOrPath: string, options: LoadOptions = {}): Promise<Policy> {
     if (typeof idOrPath !== "string") throw new TypeError(`idOrPath must be a string, got ${describe(idOrPath)}`);
-    const dir = await resolveModel(idOrPath, {
-      revision: options.revision,
-      offline: options.offline,
-      progress: options.progress,
-    });
+    // A path is handed to the core as it is, which names the missing file of a bad directory.
+    const dir = isPathLike(idOrPath)
+      ? idOrPath
+      : await resolveModel(idOrPath, {
+          revision: options.revision,
+          offline: options.offline,
+          progress: options.progress,
+        });
     const seed = options.seed ?? 0;
     const train = { ...options.train, seed: options.train?.seed ?? seed };
     const inner = await native().loadPolicy(dir, { device: options.device, dtype: options.dtype, train });
