@@ -167,6 +167,18 @@ describe("resolveModel downloads", () => {
     expect(existsSync(join(storage, "refs", "main"))).toBe(false);
   });
 
+  it("lets concurrent downloads of one blob share a single transfer, and takes over a dead owner's lock", async () => {
+    const cache = hubEnv(hub.endpoint);
+    const locks = join(cache, ".locks", "models--org--tiny");
+    mkdirSync(locks, { recursive: true });
+    writeFileSync(join(locks, `${sha256(weights)}.lgpo.lock`), "999999999"); // no such process
+    const [a, b] = await Promise.all([resolveModel("org/tiny", quiet), resolveModel("org/tiny", quiet)]);
+    expect(a).toBe(b);
+    expect(readFileSync(join(a, "model.safetensors")).equals(weights)).toBe(true);
+    expect(hub.log("cdn").length).toBe(1);
+    expect(tree(locks)).toEqual([]);
+  });
+
   it("answers 401, 403 and 404 with one line naming the id and revision, writing nothing", async () => {
     const cache = hubEnv(hub.endpoint);
     const cases = [
