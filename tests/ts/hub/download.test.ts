@@ -20,6 +20,7 @@ const files = {
   "README.md": Buffer.from("# a model\n"),
   "onnx/model.onnx": Buffer.from("not wanted"),
 };
+const shardTwo = Buffer.concat([weights, Buffer.from("two")]);
 const devFiles = { ...files, "config.json": Buffer.from('{"model_type": "qwen2", "dev": true}\n') };
 
 let hub: FakeHub;
@@ -27,6 +28,21 @@ beforeAll(async () => {
   hub = await FakeHub.start([
     { type: "model", id: "org/tiny", commits: { [MAIN]: files, [DEV]: devFiles }, refs: { main: MAIN, dev: DEV } },
     { type: "model", id: "org/gated", commits: { [MAIN]: files }, refs: { main: MAIN }, token: "hf_secret" },
+    {
+      type: "model",
+      id: "org/two-shards",
+      commits: {
+        [MAIN]: {
+          "config.json": files["config.json"],
+          "model.safetensors.index.json": Buffer.from(
+            '{"weight_map": {"a": "model-1.safetensors", "b": "model-2.safetensors"}}',
+          ),
+          "model-1.safetensors": Buffer.from("shard one"),
+          "model-2.safetensors": shardTwo,
+        },
+      },
+      refs: { main: MAIN },
+    },
     {
       type: "model",
       id: "org/pickles",
@@ -41,6 +57,7 @@ afterEach(() => {
   hub.requests.length = 0;
   hub.cutAfter.clear();
   hub.corrupt.clear();
+  hub.stall.clear();
 });
 
 const quiet = { progress: false } as const;
@@ -177,6 +194,22 @@ describe("resolveModel downloads", () => {
     expect(readFileSync(join(a, "model.safetensors")).equals(weights)).toBe(true);
     expect(hub.log("cdn").length).toBe(1);
     expect(tree(locks)).toEqual([]);
+  });
+
+  it("stops the other transfers when one file fails", async () => {
+    const cache = hubEnv(hub.endpoint);
+    hub.corrupt.add("model-1.safetensors");
+    hub.stall.add("model-2.safetensors");
+    // Settles only because the stalled transfer is aborted.
+    const error = await rejection(resolveModel("org/two-shards", quiet));
+    expect(error.kind).toBe("integrity");
+    const storage = join(cache, "models--org--two-shards");
+    const blobs = tree(join(storage, "blobs"));
+    expect(blobs).not.toContain(sha256(shardTwo));
+    expect(blobs).not.toContain(sha256(Buffer.from("shard one")));
+    expect(blobs).not.toContain(`${sha256(Buffer.from("shard one"))}.incomplete`);
+    expect(existsSync(join(storage, "snapshots", MAIN, "model-2.safetensors"))).toBe(false);
+    expect(existsSync(join(storage, "refs", "main"))).toBe(false);
   });
 
   it("answers 401, 403 and 404 with one line naming the id and revision, writing nothing", async () => {

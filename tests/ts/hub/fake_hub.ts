@@ -60,6 +60,8 @@ export class FakeHub {
   readonly cutAfter = new Map<string, number[]>();
   /** Paths whose bytes the CDN serves with one byte flipped. */
   readonly corrupt = new Set<string>();
+  /** Paths whose CDN transfer sends 1000 bytes and then hangs until the client leaves. */
+  readonly stall = new Set<string>();
   endpoint = "";
   cdn = "";
   private readonly hubServer: Server;
@@ -220,6 +222,11 @@ export class FakeHub {
     if (this.corrupt.has(blob.path)) {
       content = Buffer.from(content);
       content[content.length >> 1]! ^= 0xff;
+    }
+    if (this.stall.has(blob.path)) {
+      res.writeHead(200, { "content-length": String(content.length) });
+      res.write(content.subarray(0, 1000));
+      return;
     }
     this.sendBytes(req, res, content, {}, this.cutAfter.get(blob.path)?.shift());
   }

@@ -42,13 +42,14 @@ interface Transfer {
   incomplete: string;
   what: string;
   onBytes: (delta: number) => void;
+  signal?: AbortSignal;
 }
 
-async function transfer({ client, file, incomplete, what, onBytes }: Transfer): Promise<void> {
+async function transfer({ client, file, incomplete, what, onBytes, signal }: Transfer): Promise<void> {
   let offset = sizeOf(incomplete);
   const headers: Record<string, string> = { "accept-encoding": "identity" };
   if (offset > 0) headers.range = `bytes=${offset}-`;
-  const response = await request(client, file.url, { headers }, what);
+  const response = await request(client, file.url, { headers, signal }, what);
   if (response.status === 416 || !response.ok) {
     await response.body?.cancel();
     rmSync(incomplete, { force: true });
@@ -89,6 +90,7 @@ async function fetchToIncomplete(job: Transfer): Promise<void> {
     try {
       await transfer(job);
     } catch (error) {
+      if (job.signal?.aborted) throw error;
       if (error instanceof HubError && error.kind !== "network") throw error;
       if (!(error instanceof HubError) && !(error instanceof TypeError)) throw error; // a file-system error
       stalled = sizeOf(incomplete) > before ? 1 : stalled + 1;
@@ -106,19 +108,26 @@ async function fetchToIncomplete(job: Transfer): Promise<void> {
   }
 }
 
+/** What {@link downloadFile} needs: where the cache is, which file, whom to tell of progress. */
+export interface FileDownload {
+  client: HubClient;
+  cacheDir: string;
+  /** The repository's folder in the cache. */
+  storage: string;
+  ref: RepoRef;
+  file: RemoteFile;
+  /** Hears every byte written (negative when a partial file is started over). */
+  onBytes?: (delta: number) => void;
+  /** Aborts the transfer; the partial file stays for the next attempt. */
+  signal?: AbortSignal;
+}
+
 /**
- * Downloads `file` of `ref` into the cache at `storage` (unless its blob is there) and links it
- * into `snapshots/<file.commit>/`; returns the snapshot path. `onBytes` hears every byte written
- * (negative when a partial file is started over).
+ * Downloads `file` of `ref` into the cache (unless its blob is there) and links it into
+ * `snapshots/<file.commit>/`; returns the snapshot path.
  */
-export async function downloadFile(
-  client: HubClient,
-  cacheDir: string,
-  storage: string,
-  ref: RepoRef,
-  file: RemoteFile,
-  onBytes: (delta: number) => void = () => {},
-): Promise<string> {
+export async function downloadFile(job: FileDownload): Promise<string> {
+  const { client, cacheDir, storage, ref, file, onBytes = () => {}, signal } = job;
   const blob = blobPath(storage, file.etag);
   const what = `${ref.id}@${ref.revision}: ${file.path}`;
   const lock = join(cacheDir, ".locks", repoFolderName(ref), `${file.etag}.lgpo.lock`);
@@ -127,7 +136,7 @@ export async function downloadFile(
     mkdirSync(dirname(blob), { recursive: true });
     const incomplete = `${blob}.incomplete`;
     onBytes(sizeOf(incomplete));
-    await fetchToIncomplete({ client, file, incomplete, what, onBytes });
+    await fetchToIncomplete({ client, file, incomplete, what, onBytes, signal });
     if (!(await matchesEtag(incomplete, file.size, file.etag))) {
       rmSync(incomplete, { force: true });
       throw new HubError("integrity", `${what}: the downloaded bytes do not hash to the hub's etag ${file.etag}`);

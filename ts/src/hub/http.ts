@@ -89,6 +89,7 @@ export async function request(client: HubClient, url: string, init: RequestInit,
   try {
     return await client.fetch(url, init);
   } catch (error) {
+    if (init.signal?.aborted) throw error; // the caller stopped it: not a network failure
     throw networkError(error, what, url);
   }
 }

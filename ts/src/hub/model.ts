@@ -51,8 +51,12 @@ export const CHECKPOINT: Selection = {
   },
   complete(dir, files) {
     if (!files.includes(INDEX)) return true;
-    const index = JSON.parse(readFileSync(join(dir, INDEX), "utf8")) as { weight_map?: Record<string, string> };
-    return Object.values(index.weight_map ?? {}).every((shard) => files.includes(shard));
+    try {
+      const index = JSON.parse(readFileSync(join(dir, INDEX), "utf8")) as { weight_map?: Record<string, string> };
+      return Object.values(index.weight_map ?? {}).every((shard) => files.includes(shard));
+    } catch {
+      return false; // an unreadable index: fetch the snapshot again rather than trust it
+    }
   },
 };
 

@@ -1,6 +1,5 @@
 /** The rows of a dataset file (JSONL, JSON or Parquet) as plain objects, for the dataset loaders. */
 import { readFileSync } from "node:fs";
-import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 
 import { HubError } from "./errors.js";
 
@@ -47,6 +46,7 @@ function jsonLines(text: string, path: string): Record<string, unknown>[] {
  */
 export async function readRecords(path: string): Promise<Record<string, unknown>[]> {
   if (/\.parquet$/i.test(path)) {
+    const { asyncBufferFromFile, parquetReadObjects } = await import("hyparquet"); // loaded on first use
     let rows: Record<string, unknown>[];
     try {
       rows = await parquetReadObjects({ file: await asyncBufferFromFile(path) });

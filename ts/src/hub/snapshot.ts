@@ -4,8 +4,6 @@
  * `@huggingface/hub` and the missing files downloaded, the way huggingface_hub's
  * `snapshot_download` fills the cache.
  */
-import { HubApiError, datasetInfo, listFiles, modelInfo } from "@huggingface/hub";
-
 import { cachedCommit, fileExists, snapshotDir, snapshotFiles, storageFolder, writeRef } from "./cache.js";
 import { downloadFile } from "./download.js";
 import { hubCacheDir, hubEndpoint, hubToken, offlineFromEnv } from "./environment.js";
@@ -51,16 +49,32 @@ const PARALLEL_FILES = 4;
 /** Failures after which a complete cached snapshot is used instead (huggingface_hub does the same). */
 const CACHE_FALLBACK: ReadonlySet<string> = new Set(["network", "server", "unauthorized", "forbidden"]);
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+/**
+ * `fn` over `items`, `limit` at a time. After the first failure no item is started, `signal`
+ * aborts those under way, and the failure is rethrown once they have stopped.
+ */
+async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, signal: AbortSignal) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
+  const abort = new AbortController();
+  let failure: { error: unknown } | undefined;
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && failure === undefined) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      try {
+        out[i] = await fn(items[i]!, abort.signal);
+      } catch (error) {
+        failure ??= { error };
+        abort.abort();
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
   return out;
 }
 
@@ -97,6 +111,8 @@ async function listRevision(client: HubClient, ref: RepoRef): Promise<{ commit: 
     errorCode = response.headers.get("x-error-code");
     return response;
   };
+  // Loaded on first use: the SDK and the CLI's other commands do not pay for it.
+  const { HubApiError, datasetInfo, listFiles, modelInfo } = await import("@huggingface/hub");
   const common = { name: ref.id, revision: ref.revision, hubUrl: client.endpoint, fetch: fetchAndNote };
   try {
     const info =
@@ -153,12 +169,13 @@ async function download(
   const total = files.reduce((sum, f) => sum + f.size, 0);
   let done = 0;
   report({ type: "start", repo, files: files.length, bytes: total });
-  await mapLimit(files, PARALLEL_FILES, async (file) => {
+  await mapLimit(files, PARALLEL_FILES, async (file, signal) => {
     report({ type: "file", repo, path: file.path, size: file.size });
-    await downloadFile(client, cacheDir, storage, ref, file, (delta) => {
+    const onBytes = (delta: number) => {
       done += delta;
       report({ type: "bytes", repo, done, total });
-    });
+    };
+    await downloadFile({ client, cacheDir, storage, ref, file, onBytes, signal });
   });
   report({ type: "end", repo, files: files.length, bytes: total });
 }
