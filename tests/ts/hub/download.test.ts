@@ -152,7 +152,7 @@ describe("resolveModel downloads", () => {
     expect(total).toMatchObject({ files: 4 });
     const last = events.filter((e) => e.type === "bytes").at(-1);
     expect(last).toMatchObject({ done: (total as { bytes: number }).bytes });
-    expect(events.at(-1)?.type).toBe("end");
+    expect(events.at(-1)).toMatchObject({ type: "end", ok: true });
   });
 
   it("gives up after repeated cuts, keeping only the .incomplete file for the next run", async () => {
@@ -201,8 +201,10 @@ describe("resolveModel downloads", () => {
     hub.corrupt.add("model-1.safetensors");
     hub.stall.add("model-2.safetensors");
     // Settles only because the stalled transfer is aborted.
-    const error = await rejection(resolveModel("org/two-shards", quiet));
+    const events: DownloadEvent[] = [];
+    const error = await rejection(resolveModel("org/two-shards", { progress: (e) => events.push(e) }));
     expect(error.kind).toBe("integrity");
+    expect(events.at(-1)).toMatchObject({ type: "end", ok: false });
     const storage = join(cache, "models--org--two-shards");
     const blobs = tree(join(storage, "blobs"));
     expect(blobs).not.toContain(sha256(shardTwo));

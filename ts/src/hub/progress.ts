@@ -4,12 +4,15 @@
  */
 import cliProgress from "cli-progress";
 
-/** What a download reports, in order: start, then per file `file` and its `bytes`, then `end`. */
+/**
+ * What a download reports, in order: `start` (files and bytes to fetch), per file `file` and its
+ * `bytes` (running total), then `end` (also after a failure: `ok` false, with the bytes written by then).
+ */
 export type DownloadEvent =
   | { type: "start"; repo: string; files: number; bytes: number }
   | { type: "file"; repo: string; path: string; size: number }
   | { type: "bytes"; repo: string; done: number; total: number }
-  | { type: "end"; repo: string; files: number; bytes: number };
+  | { type: "end"; repo: string; files: number; bytes: number; ok: boolean };
 
 /** `true` (default): bar on a terminal, plain lines otherwise, on stderr; `false`: silent; or a handler. */
 export type ProgressOption = boolean | ((event: DownloadEvent) => void);
@@ -57,7 +60,8 @@ function plainLines(stream: NodeJS.WritableStream): (event: DownloadEvent) => vo
     } else if (event.type === "file") {
       stream.write(`downloading ${event.repo}: ${event.path} (${formatBytes(event.size)})\n`);
     } else if (event.type === "end") {
-      stream.write(`downloaded ${event.repo}: ${event.files} file(s), ${formatBytes(event.bytes)}\n`);
+      const what = event.ok ? "downloaded" : "stopped downloading";
+      stream.write(`${what} ${event.repo}: ${event.files} file(s), ${formatBytes(event.bytes)}\n`);
     }
   };
 }

@@ -169,15 +169,21 @@ async function download(
   const total = files.reduce((sum, f) => sum + f.size, 0);
   let done = 0;
   report({ type: "start", repo, files: files.length, bytes: total });
-  await mapLimit(files, PARALLEL_FILES, async (file, signal) => {
-    report({ type: "file", repo, path: file.path, size: file.size });
-    const onBytes = (delta: number) => {
-      done += delta;
-      report({ type: "bytes", repo, done, total });
-    };
-    await downloadFile({ client, cacheDir, storage, ref, file, onBytes, signal });
-  });
-  report({ type: "end", repo, files: files.length, bytes: total });
+  let ok = false;
+  try {
+    await mapLimit(files, PARALLEL_FILES, async (file, signal) => {
+      report({ type: "file", repo, path: file.path, size: file.size });
+      const onBytes = (delta: number) => {
+        done += delta;
+        report({ type: "bytes", repo, done, total });
+      };
+      await downloadFile({ client, cacheDir, storage, ref, file, onBytes, signal });
+    });
+    ok = true;
+  } finally {
+    // Also after a failure: a terminal bar must stop (its timer would keep the process alive).
+    report({ type: "end", repo, files: files.length, bytes: done, ok });
+  }
 }
 
 /**
