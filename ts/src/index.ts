@@ -51,3 +51,4 @@ export { loadDatasetTasks, heldOutCountdownTasks } from "./data/load.js";
 export { NAMED_DATASETS, resolveDatasetFiles } from "./data/sources.js";
 export { DatasetError } from "./data/records.js";
 export type { Task, CountdownTask, MathTask } from "./data/tasks.js";
+export * from "./hub/index.js";

@@ -44,8 +44,7 @@ describe("dataset files", () => {
         { name: "problem", data: ["a", "b"], type: "STRING" },
       ],
     });
-    const records = await readRecords(pq);
-    expect(records.records.map((r) => r.value)).toEqual([
+    expect(await readRecords(pq)).toEqual([
       { target: 24, problem: "a" },
       { target: 7, problem: "b" },
     ]);

@@ -1,4 +1,5 @@
 /** Exit codes of `lgpo-run`: 0 success, 2 bad arguments or input, 1 internal failure. */
+import { HubError } from "../hub/errors.js";
 
 /** Bad arguments or input: exit code 2 with a one-line message. */
 export class UsageError extends Error {
@@ -7,6 +8,7 @@ export class UsageError extends Error {
 
 /** The exit code for an error thrown by a command. */
 export function exitCodeOf(error: unknown): 1 | 2 {
+  if (error instanceof HubError) return error.badInput ? 2 : 1;
   if (error instanceof UsageError || error instanceof TypeError) return 2;
   const e = error as { code?: unknown; name?: unknown };
   // Errors of the Rust core carry napi's status: bad input, config or checkpoint content.

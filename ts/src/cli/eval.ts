@@ -15,9 +15,11 @@ export interface EvalCliOptions {
   batchSize: number;
   device: string;
   config?: string;
+  offline?: boolean;
 }
 
 export async function evalCommand(o: EvalCliOptions): Promise<void> {
+  if (o.offline) process.env.HF_HUB_OFFLINE = "1";
   // A training config supplies the prompt format, Countdown ranges and response length.
   const config = o.config !== undefined ? loadConfig({ file: o.config, set: [`model.path=${o.model}`] }) : undefined;
   const result = await evaluateModel({

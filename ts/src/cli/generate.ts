@@ -5,6 +5,8 @@ import { progress, readJsonl, writeLines } from "./io.js";
 
 export interface GenerateCliOptions {
   model: string;
+  revision?: string;
+  offline?: boolean;
   prompt?: string;
   input?: string;
   out?: string;
@@ -34,7 +36,12 @@ function prompts(options: GenerateCliOptions): Array<string | number[]> {
 
 export async function generate(options: GenerateCliOptions): Promise<void> {
   const inputs = prompts(options);
-  const policy = await Policy.load(options.model, { device: options.device, seed: options.seed });
+  const policy = await Policy.load(options.model, {
+    device: options.device,
+    revision: options.revision,
+    offline: options.offline,
+    seed: options.seed,
+  });
   try {
     if (inputs.some((p) => typeof p === "string") && policy.tokenizer === undefined) {
       throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids instead of text`);

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 
 import { VERSION } from "../version.js";
 import { exitCodeOf, oneLine } from "./errors.js";
+import { download } from "./download.js";
 import { generate } from "./generate.js";
 import { integer, number } from "./options.js";
 import { score } from "./score.js";
@@ -13,6 +14,10 @@ import { verify } from "./verify.js";
 import { configHelpText } from "../config/docs.js";
 import { evalCommand } from "./eval.js";
 import { trainCommand } from "./train.js";
+
+const MODEL_HELP = "checkpoint directory, or Hugging Face id org/name[@revision] (from the hub cache, else downloaded)";
+const revision = () => new Option("--revision <rev>", "branch, tag or commit of a Hugging Face id (default: main)");
+const offline = () => new Option("--offline", "never touch the network: use the hub cache only (as HF_HUB_OFFLINE=1)");
 
 const device = () => new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
 
@@ -29,7 +34,9 @@ export function program(): Command {
       "write per-token log-probs, entropies and the mean log-prob (the quantity LGPO gates on, tau = -0.15) " +
         'of each {"prompt_ids", "response_ids"} or {"prompt", "response"} line',
     )
-    .requiredOption("--model <dir>", "Hugging Face checkpoint directory (config.json + safetensors)")
+    .requiredOption("--model <dir|id>", MODEL_HELP)
+    .addOption(revision())
+    .addOption(offline())
     .requiredOption("--input <file>", "JSONL file of sequences")
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
     .option("--batch-size <n>", "sequences per forward pass", integer(1), 8)
@@ -39,7 +46,9 @@ export function program(): Command {
   cli
     .command("generate")
     .description('sample continuations of --prompt TEXT or of each {"prompt"} / {"prompt_ids"} line of --input')
-    .requiredOption("--model <dir>", "Hugging Face checkpoint directory")
+    .requiredOption("--model <dir|id>", MODEL_HELP)
+    .addOption(revision())
+    .addOption(offline())
     .option("--prompt <text>", "one prompt")
     .option("--input <file>", "JSONL file of prompts")
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
@@ -76,6 +85,7 @@ export function program(): Command {
     .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
     .option("--dry-run", "print the resolved config as YAML and exit", false)
+    .addOption(offline())
     .addHelpText("after", configHelpText())
     .action((o) => trainCommand(o));
 
@@ -84,7 +94,8 @@ export function program(): Command {
     .description(
       "evaluate a checkpoint as the trainer does and print one JSON object: accuracy (avg@S, or greedy) and per-benchmark scores",
     )
-    .requiredOption("--model <dir>", "Hugging Face checkpoint directory")
+    .requiredOption("--model <dir|id>", MODEL_HELP)
+    .addOption(offline())
     .addOption(new Option("--task <task>", "countdown or math").choices(["countdown", "math"]).makeOptionMandatory())
     .option(
       "--dataset <name|file>",
@@ -100,6 +111,19 @@ export function program(): Command {
     .option("--config <file>", "training config whose prompt format, Countdown ranges and lengths to use")
     .addOption(device())
     .action((o) => evalCommand(o));
+
+  cli
+    .command("download")
+    .description(
+      "fetch a model (org/name[@revision]) or dataset (hf://datasets/org/name[@revision][/glob]) into the " +
+        "Hugging Face cache shared with transformers, datasets and vLLM; print the model's folder or the dataset's files",
+    )
+    .argument("<id>", "model id or hf://datasets/ address")
+    .addOption(revision())
+    .addOption(offline())
+    .option("--split <split>", "dataset split whose files to fetch (default: train)")
+    .option("--pattern <glob>", "dataset files to fetch, as a path or glob inside the repository")
+    .action((id, o) => download(id, o));
 
   return cli;
 }

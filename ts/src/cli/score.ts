@@ -5,6 +5,8 @@ import { progress, readJsonl, writeLines } from "./io.js";
 
 export interface ScoreOptions {
   model: string;
+  revision?: string;
+  offline?: boolean;
   input: string;
   out?: string;
   device?: "cpu" | "cuda";
@@ -31,7 +33,11 @@ function parseLine(value: Record<string, unknown>, where: string): ScoreInput {
 
 export async function score(options: ScoreOptions): Promise<void> {
   const rows = readJsonl(options.input).map(({ line, value }) => parseLine(value, `${options.input}:${line}`));
-  const policy = await Policy.load(options.model, { device: options.device });
+  const policy = await Policy.load(options.model, {
+    device: options.device,
+    revision: options.revision,
+    offline: options.offline,
+  });
   try {
     if (rows.some((r) => "prompt" in r) && policy.tokenizer === undefined) {
       throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids/response_ids instead of text`);

@@ -22,6 +22,7 @@ export interface TrainCliOptions {
   runDir?: string;
   resume?: string;
   dryRun: boolean;
+  offline?: boolean;
 }
 
 /** The config a train command means: --resume's run directory, --config, or the built-in default. */
@@ -39,6 +40,7 @@ function resolveCliConfig(o: TrainCliOptions) {
 }
 
 export async function trainCommand(o: TrainCliOptions): Promise<void> {
+  if (o.offline) process.env.HF_HUB_OFFLINE = "1";
   const config = resolveCliConfig(o);
   if (o.dryRun) {
     process.stdout.write(configToYaml(config));

@@ -1,11 +1,11 @@
-/**
- * `hf://datasets/org/name` dataset settings. The resolution through the Hugging Face cache and
- * client lives in the hub module; until it is available this says so clearly.
- */
+/** `hf://datasets/org/name[@revision][/glob]` dataset settings, through the shared Hugging Face cache. */
+import { resolveDataset } from "../hub/dataset.js";
 import type { DatasetSourceOptions } from "./sources.js";
-import { DatasetError } from "./records.js";
 
-/** Local files of a hub dataset (split and file pattern per the spec). */
-export async function resolveHubDataset(spec: string, _options: DatasetSourceOptions): Promise<string[]> {
-  throw new DatasetError(`dataset \`${spec}\`: Hugging Face datasets are not supported by this build`);
+/** Local files of a hub dataset's split (downloaded into the hub cache unless offline). */
+export async function resolveHubDataset(spec: string, options: DatasetSourceOptions): Promise<string[]> {
+  return resolveDataset(spec, {
+    ...(options.split !== undefined ? { split: options.split } : {}),
+    ...(options.offline !== undefined ? { offline: options.offline } : {}),
+  });
 }

@@ -4,7 +4,7 @@
  * before training starts, so a bad file fails with its name and line, not at step 100.
  */
 import type { TrainConfig } from "../config/schema.js";
-import { readRecords } from "./records.js";
+import { readSourcedRecords } from "./records.js";
 import { resolveDatasetFiles } from "./sources.js";
 import {
   countdownKey,
@@ -36,7 +36,7 @@ export async function loadDatasetTasks(
   let skipped = 0;
   let firstProblem: string | undefined;
   for (const file of files) {
-    const records = await readRecords(file, badLines);
+    const records = await readSourcedRecords(file, badLines);
     const result = recordsToTasks(records.records, task, fields, badLines);
     tasks.push(...result.tasks);
     skipped += records.skipped + result.skipped;

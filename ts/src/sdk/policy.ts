@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { NativePolicy } from "@lgpo/native";
+import { isPathLike, resolveModel } from "../hub/model.js";
+import type { ProgressOption } from "../hub/progress.js";
 import { native } from "./native.js";
 import type { ObjectiveConfig } from "./objectives.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -38,6 +40,12 @@ export interface LoadOptions {
   seed?: number;
   /** Training settings. */
   train?: TrainConfig;
+  /** Revision (branch, tag or commit) of a Hugging Face id; default `main`. */
+  revision?: string;
+  /** Never download; default: `HF_HUB_OFFLINE`. */
+  offline?: boolean;
+  /** Download progress on stderr (default: on); `false` silences it. */
+  progress?: ProgressOption;
 }
 
 /** Sampling options of {@link Policy.generate}. */
@@ -120,9 +128,21 @@ export class Policy {
     private readonly seed: number,
   ) {}
 
-  /** Loads a Hugging Face checkpoint directory. Rejects with an `Error` naming the bad file, tensor or field. */
-  static async load(dir: string, options: LoadOptions = {}): Promise<Policy> {
-    if (typeof dir !== "string") throw new TypeError(`dir must be a string, got ${describe(dir)}`);
+  /**
+   * Loads a Hugging Face checkpoint: a local directory, or an id `org/name[@revision]` taken from
+   * the hub cache or downloaded into it (see {@link resolveModel}). Rejects with an `Error` naming
+   * the bad file, tensor or field, or a `HubError` naming the id.
+   */
+  static async load(idOrPath: string, options: LoadOptions = {}): Promise<Policy> {
+    if (typeof idOrPath !== "string") throw new TypeError(`idOrPath must be a string, got ${describe(idOrPath)}`);
+    // A path is handed to the core as it is, which names the missing file of a bad directory.
+    const dir = isPathLike(idOrPath)
+      ? idOrPath
+      : await resolveModel(idOrPath, {
+          revision: options.revision,
+          offline: options.offline,
+          progress: options.progress,
+        });
     const seed = options.seed ?? 0;
     const train = { ...options.train, seed: options.train?.seed ?? seed };
     const inner = await native().loadPolicy(dir, { device: options.device, dtype: options.dtype, train });

@@ -120,6 +120,10 @@ function loadOptions(config: TrainConfig, optimizerSteps: number) {
   };
 }
 
+function revisionOf(config: TrainConfig): { revision?: string } {
+  return config.model.revision === null ? {} : { revision: config.model.revision };
+}
+
 /** Loads the data, the policy (from the newest checkpoint on resume) and opens the run directory. */
 async function startRun(configIn: TrainConfig, options: TrainOptions): Promise<Run> {
   const config = resolveConfig(configIn);
@@ -164,7 +168,9 @@ async function startRun(configIn: TrainConfig, options: TrainOptions): Promise<R
       }
     }
     const initial =
-      config.trainer.kl_to_initial_every > 0 ? await Policy.load(config.model.path, loadOptions(config, 1)) : undefined;
+      config.trainer.kl_to_initial_every > 0
+        ? await Policy.load(config.model.path, { ...loadOptions(config, 1), ...revisionOf(config) })
+        : undefined;
     const reporter = new ConsoleReporter(config.logging.progress, config.objective.name);
     const note = options.log ?? ((m: string) => reporter.note(m));
     if (resumeFrom) {
