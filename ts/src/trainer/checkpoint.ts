@@ -25,9 +25,12 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** Test hook: `LGPO_FAULT=checkpoint-write` kills the process halfway through a checkpoint write. */
-function maybeCrashMidWrite(): void {
-  if (process.env.LGPO_FAULT === "checkpoint-write") process.kill(process.pid, "SIGKILL");
+/**
+ * Fault injection for the crash tests: `LGPO_FAULT=checkpoint-write@N` kills the process (SIGKILL,
+ * as `kill -9`) halfway through writing the checkpoint of step N.
+ */
+function maybeCrashMidWrite(step: number): void {
+  if (process.env.LGPO_FAULT === `checkpoint-write@${step}`) process.kill(process.pid, "SIGKILL");
 }
 
 /** Writes checkpoint `state.step` and prunes old ones; returns its directory. */
@@ -45,7 +48,7 @@ export async function saveCheckpoint(
   try {
     await policy.save(staging, { dtype: options.dtype });
     await policy.saveOptimizer(join(staging, OPTIMIZER_FILE));
-    maybeCrashMidWrite();
+    maybeCrashMidWrite(state.step);
     // The state is written last: a directory with it is complete.
     writeFileSync(join(staging, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
  * Evaluating a checkpoint alone (`lgpo-run eval`, the SDK's `evaluateModel`): the trainer's eval
  * on one or more benchmarks, with the same prompts, verifiers and held-out Countdown tasks.
  */
+import { ConfigError } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { type BenchmarkTasks, HELD_OUT_SIZE, heldOutCountdownTasks, loadDatasetTasks } from "../data/load.js";
 import type { GeneratorRanges } from "../data/prompt_stream.js";
@@ -43,10 +44,10 @@ const DEFAULT_RANGES: GeneratorRanges = { min_nums: 3, max_nums: 4, max_number: 
 
 /** Evaluates a checkpoint on the given benchmarks. */
 export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvaluation> {
-  if (o.samples <= 0 && !o.greedy) throw new Error("nothing to evaluate: give --samples S > 0 and/or --greedy");
+  if (o.samples <= 0 && !o.greedy) throw new ConfigError("nothing to evaluate: give --samples S > 0 and/or --greedy");
   const benches: BenchmarkTasks[] = [];
   if (!o.datasets?.length) {
-    if (o.task !== "countdown") throw new Error("--dataset is required for the math task");
+    if (o.task !== "countdown") throw new ConfigError("--dataset is required for the math task");
     benches.push({
       name: "countdown",
       tasks: heldOutCountdownTasks("countdown", o.limit ?? HELD_OUT_SIZE, o.generator ?? DEFAULT_RANGES),

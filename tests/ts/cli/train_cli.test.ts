@@ -1,0 +1,213 @@
+/**
+ * `lgpo-run train` and `lgpo-run eval` in a child process: the issue's minimal config with lgpo and
+ * grpo, --dry-run and config errors (exit 2), SIGINT and resume, a second signal, and kill -9 in
+ * the middle of a checkpoint write.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
+import { REPO_ROOT } from "../data_files.js";
+import { tinyByteModel } from "../train/tiny_model.js";
+
+const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-train-cli-"));
+let model: string;
+let reward: string;
+
+beforeAll(async () => {
+  model = await tinyByteModel(join(tmp, "model"), { hidden: 32, layers: 1 });
+  reward = join(tmp, "parity.mjs");
+  writeFileSync(reward, "export default ({ response }) => (response.length ? response.charCodeAt(0) % 2 : 0);\n");
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: "utf8",
+    timeout: 240_000,
+    env: { ...process.env, ...env },
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The issue's minimal config, plus a reward with spread for a random model. */
+function yamlConfig(name: string, objective: string, extra: Record<string, unknown> = {}): string {
+  const path = join(tmp, name);
+  writeFileSync(
+    path,
+    YAML.stringify({
+      model: { path: model },
+      objective: { name: objective },
+      data: { task: "countdown" },
+      rollout: { prompts_per_step: 2, group_size: 4, max_new_tokens: 16 },
+      trainer: { steps: 2, n_updates: 2 },
+      reward: { function: reward },
+      ...extra,
+    }),
+  );
+  return path;
+}
+
+function untimed(dir: string) {
+  return readJsonlObjects(join(dir, "metrics.jsonl")).map((l) =>
+    Object.fromEntries(Object.entries(l).filter(([k]) => k !== "time" && !k.startsWith("time/"))),
+  );
+}
+
+describe("lgpo-run train", () => {
+  it("trains the issue's minimal config with lgpo and with grpo", () => {
+    for (const objective of ["lgpo", "grpo"]) {
+      const dir = join(tmp, `minimal-${objective}`);
+      const r = run(["train", "--config", yamlConfig(`${objective}.yaml`, objective), "--run-dir", dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/completed 2 steps/);
+      expect(r.stderr).toMatch(/step 2\/2 +reward/); // plain lines when stderr is not a terminal
+      expect(readdirSync(dir).sort()).toEqual(
+        expect.arrayContaining(["checkpoints", "config.yaml", "metrics.jsonl", "samples.jsonl", "summary.json"]),
+      );
+      const lines = readJsonlObjects(join(dir, "metrics.jsonl"));
+      expect(lines.map((l) => l.step)).toEqual([1, 2]);
+      expect((lines[0]!["time/old_logprob_s"] as number) > 0).toBe(objective === "grpo");
+      expect(existsSync(join(dir, "checkpoints/step-2/model.safetensors"))).toBe(true);
+    }
+  });
+
+  it("prints the resolved config with --dry-run, and rejects bad configs with exit 2 before any work", () => {
+    const ok = run([
+      "train",
+      "--config",
+      yamlConfig("dry.yaml", "lgpo"),
+      "--set",
+      "trainer.optimizer.lr=3e-6",
+      "--dry-run",
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const resolved = YAML.parse(ok.stdout);
+    expect(resolved.trainer.optimizer.lr).toBe(3e-6);
+    expect(resolved.rollout.temperature).toBe(1);
+    const dir = join(tmp, "never");
+    const cases: [string[], RegExp][] = [
+      [["--set", "trainer.frobnicate=1"], /unknown key `trainer\.frobnicate`/],
+      [["--set", "rollout.group_size=eight"], /`rollout\.group_size` must be a number, got the string "eight"/],
+      [["--set", "trainer.minibatch_size=4"], /minibatch_size \(4\) exceeds rollout\.prompts_per_step \(2\)/],
+      [["--set", "objective.clip.low=0.2"], /objective: .*remove `clip`/],
+      [["--set", "model.path=" + join(tmp, "nope")], /nope/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(["train", "--config", yamlConfig("dry.yaml", "lgpo"), "--run-dir", dir, ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(existsSync(dir)).toBe(false);
+    const help = run(["train", "--help"]);
+    expect(help.stdout).toMatch(/objective\.gate\.tau/);
+    expect(help.stdout).toMatch(/rollout\.group_size +integer >= 1 \[8\]/);
+  });
+
+  it("stops on SIGINT after the current step with a checkpoint, exits 0, and resumes to the uninterrupted result", async () => {
+    const config = yamlConfig("sig.yaml", "lgpo", { trainer: { steps: 4, n_updates: 2 } });
+    const whole = join(tmp, "sig-whole");
+    expect(run(["train", "--config", config, "--run-dir", whole]).code).toBe(0);
+
+    const cut = join(tmp, "sig-cut");
+    const child = spawn(process.execPath, [BIN, "train", "--config", config, "--run-dir", cut], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const { code, stderr } = await interruptAfterFirstStep(child, 1);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/SIGINT: finishing the current step/);
+    const summary = JSON.parse(readFileSync(join(cut, "summary.json"), "utf8"));
+    expect(summary.status).toBe("stopped");
+    expect(existsSync(join(cut, `checkpoints/step-${summary.steps}/trainer_state.json`))).toBe(true);
+    expect(summary.steps).toBeLessThan(4);
+
+    const resumed = run(["train", "--resume", cut]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming/);
+    expect(untimed(cut)).toEqual(untimed(whole));
+  });
+
+  it("exits at once on a second signal", async () => {
+    const config = yamlConfig("sig2.yaml", "lgpo", { trainer: { steps: 50, n_updates: 2 } });
+    const child = spawn(process.execPath, [BIN, "train", "--config", config, "--run-dir", join(tmp, "sig2")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const { code, stderr } = await interruptAfterFirstStep(child, 2);
+    expect(stderr).toMatch(/second SIGINT, exiting now/);
+    expect(code).toBe(130);
+  });
+
+  it("keeps the previous checkpoint loadable when killed (-9) in the middle of writing one, and resumes from it", () => {
+    const config = yamlConfig("crash.yaml", "lgpo", { trainer: { steps: 4, n_updates: 2 }, checkpoint: { every: 2 } });
+    const whole = join(tmp, "crash-whole");
+    expect(run(["train", "--config", config, "--run-dir", whole]).code).toBe(0);
+    const dir = join(tmp, "crash");
+    const crashed = run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+    expect(crashed.signal).toBe("SIGKILL");
+    expect(readFileSync(join(dir, "checkpoints/latest"), "utf8").trim()).toBe("step-2");
+    expect(readdirSync(join(dir, "checkpoints")).some((n) => n.startsWith(".step-4"))).toBe(true); // the torn write
+    const resumed = run(["train", "--resume", dir]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/from .*step-2 \(step 2\)/);
+    expect(readdirSync(join(dir, "checkpoints")).filter((n) => n.startsWith("."))).toEqual([]);
+    expect(untimed(dir)).toEqual(untimed(whole));
+  });
+});
+
+describe("lgpo-run eval", () => {
+  it("prints one JSON object with the accuracy of a checkpoint", () => {
+    const r = run(["eval", "--model", model, "--task", "countdown", "--n", "4", "--greedy", "--max-tokens", "8"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ task: "countdown", accuracy: 0 });
+    expect(out.benchmarks.countdown).toEqual({ problems: 4, greedy: 0 });
+    const both = JSON.parse(
+      run([
+        "eval",
+        "--model",
+        model,
+        "--task",
+        "countdown",
+        "--n",
+        "2",
+        "--samples",
+        "2",
+        "--greedy",
+        "--max-tokens",
+        "4",
+      ]).stdout,
+    );
+    expect(Object.keys(both.benchmarks.countdown).sort()).toEqual(["avgAtK", "greedy", "k", "problems"]);
+    const bad = run(["eval", "--model", model, "--task", "math"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--dataset is required/);
+  });
+});
+
+/** Sends SIGINT `times` times once the child has printed its first step line; resolves with its exit. */
+function interruptAfterFirstStep(child: ChildProcess, times: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = "";
+    let sent = false;
+    let second = false;
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /step 1\/\d+/.test(stderr)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+      // The second signal once the first was handled (signals of one kind sent together may merge).
+      if (times > 1 && !second && /finishing the current step/.test(stderr)) {
+        second = true;
+        child.kill("SIGINT");
+      }
+    });
+    child.on("exit", (code) => resolve({ code, stderr }));
+  });
+}
