@@ -42,7 +42,8 @@ export {
 } from "./config/schema.js";
 export { loadConfig, resolveConfig, readConfigFile, applyOverrides, configToYaml, ConfigError } from "./config/load.js";
 export { configKeyDocs, configMarkdown } from "./config/docs.js";
-export { train, TrainingError, type TrainOptions, type TrainSummary } from "./trainer/train.js";
+export { train, type TrainOptions, type TrainSummary } from "./trainer/train.js";
+export { TrainingError, type RunOptions, type RunSummary } from "./trainer/session.js";
 export { evaluateModel, type EvaluateModelOptions, type ModelEvaluation } from "./trainer/eval_model.js";
 export { readEvents, TensorBoardWriter, type DecodedEvent } from "./logging/tensorboard.js";
 export { groupAdvantages, overlongPenalty, type AdvantageScale } from "./rollout/advantages.js";

@@ -15,7 +15,8 @@ import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { readEvents } from "../../../ts/src/logging/tensorboard.js";
 import { defineReward } from "../../../ts/src/rewards/custom.js";
 import { Policy } from "../../../ts/src/sdk/policy.js";
-import { train, TrainingError } from "../../../ts/src/trainer/train.js";
+import { TrainingError } from "../../../ts/src/trainer/session.js";
+import { train } from "../../../ts/src/trainer/train.js";
 import { tinyByteModel } from "./tiny_model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-train-"));
@@ -302,6 +303,9 @@ describe("train", () => {
     await expect(
       train(config({ data: { task: "countdown", dataset: join(tmp, "missing.jsonl") } }), { runDir: dir }),
     ).rejects.toThrow(/missing\.jsonl.*no such file/);
+    await expect(train(config({ trainer: { n_updates: 2 } }), { runDir: dir })).rejects.toThrow(
+      /exactly one of trainer\.steps and trainer\.epochs/,
+    );
     expect(existsSync(dir)).toBe(false);
     await expect(train(config(), { runDir: join(tmp, "run-0") })).rejects.toThrow(ConfigError);
     await expect(train(config(), { runDir: join(tmp, "never"), resume: true })).rejects.toThrow(

@@ -387,6 +387,32 @@ const logging = section(
   "Run-directory logs and console output.",
 );
 
+const sft = section(
+  {
+    dataset: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        "`lgpo-run sft` examples: a .jsonl/.parquet file (or named / hf:// dataset) of `{prompt, response}` pairs or `{messages: [...]}` chats whose last message is the assistant's target.",
+      ),
+    format: z
+      .enum(["auto", "pairs", "messages"])
+      .default("auto")
+      .describe("Example format; `auto` takes `messages` when a record has it, else `prompt`/`response`."),
+    batch_size: positiveInt().default(32).describe("Examples per optimizer step."),
+    max_length: positiveInt()
+      .default(2048)
+      .describe("Examples longer than this many tokens (prompt + response) are dropped and counted."),
+    append_eos: z
+      .boolean()
+      .default(true)
+      .describe("End each response with the tokenizer's eos token, so the model learns to stop."),
+  },
+  "Supervised fine-tuning (`lgpo-run sft`): cross-entropy on response tokens only; `trainer.steps`/`epochs` count optimizer steps / passes over the examples, and the optimizer, checkpoint, eval and logging settings apply as for RL.",
+);
+
 /** The whole training config. */
 export const TrainConfigSchema = z
   .object({
@@ -396,6 +422,7 @@ export const TrainConfigSchema = z
     rollout,
     reward,
     trainer,
+    sft,
     eval: evaluation,
     checkpoint,
     logging,
@@ -422,9 +449,8 @@ function crossFieldChecks(c: z.output<z.ZodObject<z.ZodRawShape>>, ctx: z.Refine
   const config = c as unknown as TrainConfig;
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   const { trainer: t, rollout: r, data: d } = config;
-  if ((t.steps === null) === (t.epochs === null)) {
-    issue(["trainer"], "set exactly one of trainer.steps and trainer.epochs");
-  }
+  if (t.steps !== null && t.epochs !== null)
+    issue(["trainer"], "set one of trainer.steps and trainer.epochs, not both");
   if (t.epochs !== null && d.task === "countdown" && d.dataset === null && !Number.isInteger(t.epochs)) {
     issue(["trainer", "epochs"], "generated Countdown data has whole epochs of data.generator.size tasks");
   }
