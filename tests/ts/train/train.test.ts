@@ -3,7 +3,7 @@
  * lgpo vs grpo, exact resume, rewards that fail, non-finite losses, dynamic sampling, KL to the
  * initial policy, and bad inputs.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -307,7 +307,10 @@ describe("train", () => {
       /exactly one of trainer\.steps and trainer\.epochs/,
     );
     expect(existsSync(dir)).toBe(false);
-    await expect(train(config(), { runDir: join(tmp, "run-0") })).rejects.toThrow(ConfigError);
+    const taken = runDir();
+    mkdirSync(taken);
+    writeFileSync(join(taken, "metrics.jsonl"), "");
+    await expect(train(config(), { runDir: taken })).rejects.toThrow(ConfigError);
     await expect(train(config(), { runDir: join(tmp, "never"), resume: true })).rejects.toThrow(
       /no complete checkpoint/,
     );
