@@ -43,6 +43,7 @@ export {
 export { loadConfig, resolveConfig, readConfigFile, applyOverrides, configToYaml, ConfigError } from "./config/load.js";
 export { configKeyDocs, configMarkdown } from "./config/docs.js";
 export { train, type TrainOptions, type TrainSummary } from "./trainer/train.js";
+export { sft } from "./trainer/sft.js";
 export { TrainingError, type RunOptions, type RunSummary } from "./trainer/session.js";
 export { evaluateModel, type EvaluateModelOptions, type ModelEvaluation } from "./trainer/eval_model.js";
 export { readEvents, TensorBoardWriter, type DecodedEvent } from "./logging/tensorboard.js";

@@ -90,6 +90,20 @@ export function program(): Command {
     .action((o) => trainCommand(o));
 
   cli
+    .command("sft")
+    .description(
+      "supervised fine-tuning on {prompt, response} pairs or {messages} chats (loss on response tokens only), " +
+        "with the same config, run directory, checkpoints, logging and --resume as train",
+    )
+    .option("--config <file>", "YAML config with an `sft` section (see docs/config.md)")
+    .option("--set <key=value>", "override a config key (repeatable)", collect, [])
+    .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
+    .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
+    .option("--dry-run", "print the resolved config as YAML and exit", false)
+    .addOption(offline())
+    .action((o) => trainCommand(o, "sft"));
+
+  cli
     .command("eval")
     .description(
       "evaluate a checkpoint as the trainer does and print one JSON object: accuracy (avg@S, or greedy) and per-benchmark scores",

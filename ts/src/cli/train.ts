@@ -1,7 +1,7 @@
 /**
- * `lgpo-run train`: resolve the config (file, `--set` overrides, or a run directory to resume),
- * then run the trainer. SIGINT/SIGTERM finish the current step and write a checkpoint; a second
- * signal exits at once.
+ * `lgpo-run train` and `lgpo-run sft`: resolve the config (file, `--set` overrides, or a run
+ * directory to resume), then run the trainer. SIGINT/SIGTERM finish the current step and write a
+ * checkpoint; a second signal exits at once.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import YAML from "yaml";
 
 import { applyOverrides, configToYaml, loadConfig, resolveConfig } from "../config/load.js";
 import { runConfigText } from "../trainer/run_dir.js";
+import { sft } from "../trainer/sft.js";
 import { train } from "../trainer/train.js";
 import { UsageError } from "./errors.js";
 
@@ -25,13 +26,15 @@ export interface TrainCliOptions {
   offline?: boolean;
 }
 
-/** The config a train command means: --resume's run directory, --config, or the built-in default. */
-function resolveCliConfig(o: TrainCliOptions) {
+/** The config a command means: --resume's run directory, --config, or (train only) the built-in default. */
+function resolveCliConfig(o: TrainCliOptions, command: "train" | "sft") {
   if (o.resume !== undefined) {
     if (o.config !== undefined) throw new UsageError("give --resume RUN_DIR or --config FILE, not both");
     const tree = YAML.parse(runConfigText(o.resume)) as Record<string, unknown>;
     return resolveConfig(applyOverrides(tree, o.set), join(o.resume, "config.yaml"));
   }
+  if (o.config === undefined && command === "sft")
+    throw new UsageError("sft needs --config FILE (with an sft section)");
   const file = o.config ?? DEFAULT_CONFIG;
   if (o.config === undefined && !existsSync(file)) {
     throw new UsageError(`no --config given and the built-in default ${file} is missing`);
@@ -39,9 +42,9 @@ function resolveCliConfig(o: TrainCliOptions) {
   return loadConfig({ file, set: o.set });
 }
 
-export async function trainCommand(o: TrainCliOptions): Promise<void> {
+export async function trainCommand(o: TrainCliOptions, command: "train" | "sft" = "train"): Promise<void> {
   if (o.offline) process.env.HF_HUB_OFFLINE = "1";
-  const config = resolveCliConfig(o);
+  const config = resolveCliConfig(o, command);
   if (o.dryRun) {
     process.stdout.write(configToYaml(config));
     return;
@@ -63,7 +66,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const summary = await train(config, {
+    const summary = await (command === "sft" ? sft : train)(config, {
       ...(runDir !== undefined ? { runDir } : {}),
       resume: o.resume !== undefined,
       signal: controller.signal,

@@ -13,20 +13,20 @@ export interface DataCursor {
   index: number;
 }
 
-/** Tasks addressable by (epoch, position). */
-export interface TaskSource {
-  /** Tasks per epoch. */
+/** Items (tasks, SFT examples) addressable by (epoch, position). */
+export interface TaskSource<T = Task> {
+  /** Items per epoch. */
   readonly size: number;
-  /** The task at `position` of `epoch`'s order. */
-  task(epoch: number, position: number): Task;
+  /** The item at `position` of `epoch`'s order. */
+  task(epoch: number, position: number): T;
 }
 
-/** A fixed list of tasks in a seeded order per epoch (identity order when `shuffle` is off). */
-export class ListSource implements TaskSource {
+/** A fixed list in a seeded order per epoch (identity order when `shuffle` is off). */
+export class ListSource<T = Task> implements TaskSource<T> {
   private order: { epoch: number; perm: Uint32Array } | undefined;
 
   constructor(
-    private readonly tasks: readonly Task[],
+    private readonly tasks: readonly T[],
     private readonly seed: number,
     private readonly shuffle: boolean,
   ) {}
@@ -35,7 +35,7 @@ export class ListSource implements TaskSource {
     return this.tasks.length;
   }
 
-  task(epoch: number, position: number): Task {
+  task(epoch: number, position: number): T {
     if (!this.shuffle) return this.tasks[position]!;
     if (this.order?.epoch !== epoch) this.order = { epoch, perm: permutation(this.tasks.length, this.seed, epoch) };
     return this.tasks[this.order.perm[position]!]!;
@@ -101,21 +101,21 @@ export function generatedCountdownTask(stream: string, r: GeneratorRanges): Coun
   return { kind: "countdown", target: g!.target, nums: g!.nums };
 }
 
-/** Reads tasks from a source in order, across epochs. */
-export class PromptStream {
+/** Reads items from a source in order, across epochs. */
+export class PromptStream<T = Task> {
   private cursor: DataCursor;
 
   constructor(
-    readonly source: TaskSource,
+    readonly source: TaskSource<T>,
     cursor: DataCursor = { epoch: 0, index: 0 },
   ) {
     if (source.size === 0) throw new Error("the training data has no tasks");
     this.cursor = { ...cursor };
   }
 
-  /** The next `n` tasks. */
-  take(n: number): Task[] {
-    const out: Task[] = [];
+  /** The next `n` items. */
+  take(n: number): T[] {
+    const out: T[] = [];
     for (let k = 0; k < n; k++) {
       out.push(this.source.task(this.cursor.epoch, this.cursor.index));
       this.cursor.index++;

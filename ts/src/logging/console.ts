@@ -12,9 +12,18 @@ function fmt(v: unknown, digits = 3): string {
   return typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "-";
 }
 
+/** The headline numbers of a step: reward and gate fraction (RL), or loss (SFT). */
+function headline(m: Record<string, unknown>): string {
+  if (!("reward/mean" in m)) return `loss ${fmt(m.loss)}`;
+  return `reward ${fmt(m["reward/mean"])} | gated ${fmt(m["gate/gated_frac"], 2)}`;
+}
+
 /** One console line of a training step's metrics. */
 export function stepLine(m: Record<string, unknown>, total: number | undefined): string {
   const of = total === undefined ? "" : `/${total}`;
+  if (!("reward/mean" in m)) {
+    return `step ${m.step}${of}  loss ${fmt(m.loss)}  grad_norm ${fmt(m.grad_norm)}  lr ${fmt(m.lr, 6)}  ${fmt(m["time/step_s"], 2)}s`;
+  }
   return (
     `step ${m.step}${of}  reward ${fmt(m["reward/mean"])}  success ${fmt(m["reward/success_frac"])}  ` +
     `gated ${fmt(m["gate/gated_frac"])}  len ${fmt(m["response_length/mean"], 1)}  ` +
@@ -42,23 +51,19 @@ export class ConsoleReporter {
     this.bar = new cliProgress.SingleBar(
       {
         stream: this.stream,
-        format: `${this.label} |{bar}| {value}/{total} steps | ETA {eta_formatted} | reward {reward} | gated {gated} | {step_s}s/step`,
+        format: `${this.label} |{bar}| {value}/{total} steps | ETA {eta_formatted} | {headline} | {step_s}s/step`,
         hideCursor: true,
         etaBuffer: 5,
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(total, done, { reward: "-", gated: "-", step_s: "-" });
+    this.bar.start(total, done, { headline: "-", step_s: "-" });
   }
 
   /** Reports a finished step. */
   step(metrics: Record<string, unknown>, total: number | undefined): void {
     if (this.mode === "bar" && this.bar) {
-      this.bar.update(Number(metrics.step), {
-        reward: fmt(metrics["reward/mean"]),
-        gated: fmt(metrics["gate/gated_frac"], 2),
-        step_s: fmt(metrics["time/step_s"], 1),
-      });
+      this.bar.update(Number(metrics.step), { headline: headline(metrics), step_s: fmt(metrics["time/step_s"], 1) });
     } else if (this.mode === "lines") {
       this.stream.write(`${stepLine(metrics, total)}\n`);
     }

@@ -17,14 +17,14 @@ export function writeFileAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** The default run directory: runs/<UTC date-time>-<objective>. */
-export function defaultRunDir(config: TrainConfig, now = new Date()): string {
+/** The default run directory: runs/<UTC date-time>-<label> (the objective, or `sft`). */
+export function defaultRunDir(label: string, now = new Date()): string {
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "")
     .replace("T", "-");
-  return join("runs", `${stamp}-${config.objective.name}`);
+  return join("runs", `${stamp}-${label}`);
 }
 
 /** Appends lines and scalars to a run directory's logs. */

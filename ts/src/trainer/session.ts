@@ -122,9 +122,11 @@ export async function openSession(
   configIn: TrainConfig,
   options: RunOptions,
   prepare: (config: TrainConfig, benchmarks: BenchmarkTasks[]) => Promise<{ steps: number; optimizerSteps: number }>,
+  kind: "rl" | "sft" = "rl",
 ): Promise<{ session: Session; steps: number }> {
   const config = resolveConfig(configIn);
-  const runDir = options.runDir ?? config.run_dir ?? defaultRunDir(config);
+  const label = kind === "sft" ? "sft" : config.objective.name;
+  const runDir = options.runDir ?? config.run_dir ?? defaultRunDir(label);
   const resumeFrom = options.resume ? latestCheckpoint(runDir) : undefined;
   if (options.resume && resumeFrom === undefined) {
     throw new ConfigError(`--resume ${runDir}: the run has no complete checkpoint`);
@@ -158,7 +160,7 @@ export async function openSession(
         closers.push(() => reward.close());
       }
     }
-    const reporter = new ConsoleReporter(config.logging.progress, config.objective.name);
+    const reporter = new ConsoleReporter(config.logging.progress, label);
     const note = options.log ?? ((m: string) => reporter.note(m));
     if (resumeFrom) {
       removeStaleStaging(runDir);
