@@ -8,9 +8,12 @@ use candle_core::{DType, Tensor};
 use crate::model::Qwen2;
 use crate::{bail_input, Error, Result};
 
-/// Files of a checkpoint directory that are not weights and are carried over on save.
-const CARRIED_FILES: [&str; 7] = [
+/// Files of a checkpoint directory that are not weights and are carried over on save (`lgpo.json`
+/// is the task card of the project's shipped models).
+const CARRIED_FILES: [&str; 9] = [
     "generation_config.json",
+    "chat_template.jinja",
+    "lgpo.json",
     "tokenizer.json",
     "tokenizer_config.json",
     "vocab.json",

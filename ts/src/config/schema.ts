@@ -157,10 +157,10 @@ const data = z
     prompt: section(
       {
         template: z
-          .enum(["auto", "tinyzero", "chat", "qwen_math", "plain"])
+          .enum(["auto", "tinyzero", "chat", "compact", "qwen_math", "plain"])
           .default("auto")
           .describe(
-            "Prompt format. Countdown: `tinyzero` (TinyZero's think/answer completion prompt for base models) or `chat` (the same instruction through the checkpoint's chat template, as TinyZero's instruct variant). Math: `qwen_math` (chat template with the Qwen2.5-Math system prompt) or `plain` (problem + instruction as raw text). `auto`: the chat form when the checkpoint has a chat template, else tinyzero / plain.",
+            "Prompt format. Countdown: `tinyzero` (TinyZero's think/answer completion prompt for base models) or `chat` (the same instruction through the checkpoint's chat template, as TinyZero's instruct variant) or `compact` (a one-line task statement ending in `<think>`, for small models where the prompt dominates the cost). Math: `qwen_math` (chat template with the Qwen2.5-Math system prompt) or `plain` (problem + instruction as raw text). `auto`: the chat form when the checkpoint has a chat template, else tinyzero / plain.",
           ),
         system: z
           .string()

@@ -1,5 +1,11 @@
 /** Countdown data: the solver (reference solutions, solvability) and the seeded task generator. */
-export { solveCountdown, solveCountdownAll, type SolveOptions } from "./countdown_solver.js";
+export {
+  solveCountdown,
+  solveCountdownAll,
+  solveCountdownSteps,
+  type CountdownSolution,
+  type SolveOptions,
+} from "./countdown_solver.js";
 export {
   generateCountdownTasks,
   type CountdownGenOptions,

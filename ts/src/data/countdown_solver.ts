@@ -19,6 +19,8 @@ interface Item {
   value: Rational;
   text: string;
   prec: Prec; // 0: + or -, 1: * or /, 2: atom
+  /** The arithmetic that built this value, one `a op b = c` per combination, in order. */
+  steps: string[];
 }
 
 function wrap(item: Item, minPrec: Prec): string {
@@ -27,14 +29,25 @@ function wrap(item: Item, minPrec: Prec): string {
 
 function combine(a: Item, b: Item): Item[] {
   const out: Item[] = [];
-  out.push({ value: a.value.add(b.value), text: `${a.text} + ${wrap(b, 1)}`, prec: 0 });
-  out.push({ value: a.value.sub(b.value), text: `${a.text} - ${wrap(b, 1)}`, prec: 0 });
-  out.push({ value: b.value.sub(a.value), text: `${b.text} - ${wrap(a, 1)}`, prec: 0 });
-  out.push({ value: a.value.mul(b.value), text: `${wrap(a, 1)} * ${wrap(b, 2)}`, prec: 1 });
+  const step = (x: Item, op: string, y: Item, value: Rational) => [
+    ...a.steps,
+    ...b.steps,
+    `${x.value} ${op} ${y.value} = ${value}`,
+  ];
+  const add = a.value.add(b.value);
+  out.push({ value: add, text: `${a.text} + ${wrap(b, 1)}`, prec: 0, steps: step(a, "+", b, add) });
+  const ab = a.value.sub(b.value);
+  out.push({ value: ab, text: `${a.text} - ${wrap(b, 1)}`, prec: 0, steps: step(a, "-", b, ab) });
+  const ba = b.value.sub(a.value);
+  out.push({ value: ba, text: `${b.text} - ${wrap(a, 1)}`, prec: 0, steps: step(b, "-", a, ba) });
+  const mul = a.value.mul(b.value);
+  out.push({ value: mul, text: `${wrap(a, 1)} * ${wrap(b, 2)}`, prec: 1, steps: step(a, "*", b, mul) });
   const q1 = a.value.div(b.value);
-  if (q1 !== undefined) out.push({ value: q1, text: `${wrap(a, 1)} / ${wrap(b, 2)}`, prec: 1 });
+  if (q1 !== undefined)
+    out.push({ value: q1, text: `${wrap(a, 1)} / ${wrap(b, 2)}`, prec: 1, steps: step(a, "/", b, q1) });
   const q2 = b.value.div(a.value);
-  if (q2 !== undefined) out.push({ value: q2, text: `${wrap(b, 1)} / ${wrap(a, 2)}`, prec: 1 });
+  if (q2 !== undefined)
+    out.push({ value: q2, text: `${wrap(b, 1)} / ${wrap(a, 2)}`, prec: 1, steps: step(b, "/", a, q2) });
   return out;
 }
 
@@ -44,21 +57,28 @@ export interface SolveOptions {
   limit?: number;
 }
 
-/**
- * Up to `limit` distinct solution strings (different renderings; algebraically equal solutions
- * may appear more than once under different shapes).
- */
-export function solveCountdownAll(nums: readonly number[], target: number, options: SolveOptions = {}): string[] {
+/** A solution: the expression, and the arithmetic steps that evaluate it (`a op b = c`, in order). */
+export interface CountdownSolution {
+  expression: string;
+  steps: string[];
+}
+
+/** Up to `limit` distinct solutions with their steps (see {@link solveCountdownAll}). */
+export function solveCountdownSteps(
+  nums: readonly number[],
+  target: number,
+  options: SolveOptions = {},
+): CountdownSolution[] {
   const limit = options.limit ?? 1;
   const goal = Rational.of(BigInt(target));
-  const found = new Set<string>();
-  const start: Item[] = nums.map((n) => ({ value: Rational.of(BigInt(n)), text: String(n), prec: 2 }));
+  const found = new Map<string, string[]>();
+  const start: Item[] = nums.map((n) => ({ value: Rational.of(BigInt(n)), text: String(n), prec: 2, steps: [] }));
   // Memoise dead ends: the same multiset of intermediate values cannot reach the goal twice.
   const dead = new Set<string>();
 
   const search = (items: Item[]): boolean => {
     if (items.length === 1) {
-      if (items[0]!.value.equals(goal)) found.add(items[0]!.text);
+      if (items[0]!.value.equals(goal) && !found.has(items[0]!.text)) found.set(items[0]!.text, items[0]!.steps);
       return found.size >= limit;
     }
     const key = items
@@ -80,7 +100,15 @@ export function solveCountdownAll(nums: readonly number[], target: number, optio
   };
 
   if (nums.length > 0) search(start);
-  return [...found];
+  return [...found].map(([expression, steps]) => ({ expression, steps }));
+}
+
+/**
+ * Up to `limit` distinct solution strings (different renderings; algebraically equal solutions
+ * may appear more than once under different shapes).
+ */
+export function solveCountdownAll(nums: readonly number[], target: number, options: SolveOptions = {}): string[] {
+  return solveCountdownSteps(nums, target, options).map((s) => s.expression);
 }
 
 /** One solution of the task, or undefined when none exists. */

@@ -7,7 +7,7 @@ import type { Tokenizer } from "../sdk/tokenizer.js";
 import type { CountdownTask, MathTask, Task } from "./tasks.js";
 
 /** The prompt formats of `data.prompt.template`. */
-export type PromptTemplate = "auto" | "tinyzero" | "chat" | "qwen_math" | "plain";
+export type PromptTemplate = "auto" | "tinyzero" | "chat" | "compact" | "qwen_math" | "plain";
 
 /** TinyZero's instruction (examples/data_preprocess/countdown.py); numbers printed as a Python list. */
 export function countdownInstruction(task: CountdownTask): string {
@@ -29,6 +29,14 @@ export const COUNTDOWN_RESPONSE_PREFIX = "Let me solve this step by step.\n<thin
 /** The Qwen2.5-Math system prompt. */
 export const QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}.";
 
+/**
+ * A short Countdown prompt for small models, where the prompt dominates the cost of a step: the
+ * same task and think/answer response format as TinyZero's, in about a fifth of the tokens.
+ */
+function countdownCompact(task: CountdownTask): string {
+  return `Numbers: [${task.nums.join(", ")}]. Target: ${task.target}. Use each number once with + - * /.\n<think>`;
+}
+
 function countdownBase(task: CountdownTask): string {
   return (
     "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. " +
@@ -44,7 +52,7 @@ export function resolveTemplate(template: PromptTemplate, task: Task["kind"], to
     if (task === "countdown") return chat ? "chat" : "tinyzero";
     return chat ? "qwen_math" : "plain";
   }
-  const valid = task === "countdown" ? ["tinyzero", "chat"] : ["qwen_math", "plain"];
+  const valid = task === "countdown" ? ["tinyzero", "chat", "compact"] : ["qwen_math", "plain"];
   if (!valid.includes(template)) {
     throw new Error(`data.prompt.template \`${template}\` is not a ${task} prompt (use ${valid.join(" or ")})`);
   }
@@ -65,6 +73,7 @@ export function renderPrompt(
 ): string {
   if (task.kind === "countdown") {
     if (template === "tinyzero") return countdownBase(task);
+    if (template === "compact") return countdownCompact(task);
     const head = tokenizer.applyChatTemplate([
       { role: "system", content: system ?? COUNTDOWN_SYSTEM },
       { role: "user", content: countdownInstruction(task) },

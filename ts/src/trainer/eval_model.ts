@@ -2,6 +2,9 @@
  * Evaluating a checkpoint alone (`lgpo-run eval`, the SDK's `evaluateModel`): the trainer's eval
  * on one or more benchmarks, with the same prompts, verifiers and held-out Countdown tasks.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
 import { ConfigError } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { type BenchmarkTasks, HELD_OUT_SIZE, heldOutCountdownTasks, loadDatasetTasks } from "../data/load.js";
@@ -42,16 +45,36 @@ export interface ModelEvaluation {
 
 const DEFAULT_RANGES: GeneratorRanges = { min_nums: 3, max_nums: 4, max_number: 99, min_target: 10, max_target: 99 };
 
+/**
+ * The task card `lgpo.json` of a checkpoint directory (the project's shipped models have one): the
+ * Countdown ranges and prompt format the model was trained for, used when the caller gives none.
+ */
+export interface TaskCard {
+  task?: "countdown" | "math";
+  countdown?: GeneratorRanges;
+  prompt?: { template?: PromptTemplate };
+}
+
+/** Reads `dir/lgpo.json` when it exists. */
+export function readTaskCard(dir: string): TaskCard {
+  const path = join(dir, "lgpo.json");
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as TaskCard;
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
 /** Evaluates a checkpoint on the given benchmarks. */
 export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvaluation> {
   if (o.samples <= 0 && !o.greedy) throw new ConfigError("nothing to evaluate: give --samples S > 0 and/or --greedy");
+  const card = existsSync(o.model) ? readTaskCard(o.model) : {};
   const benches: BenchmarkTasks[] = [];
   if (!o.datasets?.length) {
     if (o.task !== "countdown") throw new ConfigError("--dataset is required for the math task");
-    benches.push({
-      name: "countdown",
-      tasks: heldOutCountdownTasks("countdown", o.limit ?? HELD_OUT_SIZE, o.generator ?? DEFAULT_RANGES),
-    });
+    const ranges = o.generator ?? card.countdown ?? DEFAULT_RANGES;
+    benches.push({ name: "countdown", tasks: heldOutCountdownTasks("countdown", o.limit ?? HELD_OUT_SIZE, ranges) });
   } else {
     for (const d of o.datasets) {
       const { tasks } = await loadDatasetTasks(d, o.task, { limit: o.limit ?? null });
@@ -72,7 +95,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvalu
   try {
     const tokenizer = policy.tokenizer;
     if (tokenizer === undefined) throw new Error(`${o.model}: the checkpoint has no tokenizer files`);
-    const template = resolveTemplate(o.template ?? "auto", o.task, tokenizer);
+    const template = resolveTemplate(o.template ?? card.prompt?.template ?? "auto", o.task, tokenizer);
     const out: ModelEvaluation = { accuracy: 0, benchmarks: {} };
     const headline: number[] = [];
     for (const b of benches) {
