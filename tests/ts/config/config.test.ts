@@ -1,5 +1,5 @@
 /** The training config: defaults, validation messages, extends, --set, the generated docs. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -124,6 +124,22 @@ describe("config schema", () => {
     expect(() => readConfigFile(join(tmp, "missing.yaml"))).toThrow(/missing\.yaml: no such config file/);
     writeFileSync(join(tmp, "bad.yaml"), "model: [unclosed\n");
     expect(() => readConfigFile(join(tmp, "bad.yaml"))).toThrow(/bad\.yaml: not valid YAML/);
+  });
+
+  it("resolves ./ and ../ paths in a file relative to that file", () => {
+    mkdirSync(join(tmp, "nested"), { recursive: true });
+    writeFileSync(
+      join(tmp, "nested/paths.yaml"),
+      "model: {path: ../models/tiny}\ndata: {task: countdown, dataset: ./train.jsonl}\nreward: {function: reward.mjs}\n" +
+        "eval: {benchmarks: [{name: b, task: countdown, dataset: ../b.jsonl}]}\ntrainer: {steps: 1}\n",
+    );
+    writeFileSync(join(tmp, "child.yaml"), "extends: nested/paths.yaml\nsft: {dataset: ./sft.jsonl}\n");
+    const c = loadConfig({ file: join(tmp, "child.yaml"), set: ["trainer.steps=2"] });
+    expect(c.model.path).toBe(join(tmp, "models/tiny"));
+    expect(c.data.dataset).toBe(join(tmp, "nested/train.jsonl"));
+    expect(c.sft.dataset).toBe(join(tmp, "sft.jsonl"));
+    expect(c.reward.function).toBe("reward.mjs"); // not ./-relative: left as written (relative to the working directory)
+    expect(c.eval.benchmarks[0]!.dataset).toBe(join(tmp, "b.jsonl"));
   });
 
   it("round-trips the resolved config through YAML", () => {

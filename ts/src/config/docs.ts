@@ -94,7 +94,9 @@ export function configMarkdown(): string {
     "",
     "Generated from the zod schema in `ts/src/config/schema.ts` by `npm run docs:config`; do not edit by hand",
     "(a test fails when this file and the schema disagree). YAML files may `extends: other.yaml`; the CLI's",
-    "`--set key.path=value` overrides any key. `lgpo-run train --help` prints the same list.",
+    "`--set key.path=value` overrides any key. Paths written `./x` or `../x` in a file (model, datasets, reward",
+    "module) are relative to that file; other relative paths are relative to the working directory.",
+    "`lgpo-run train --help` prints the same list.",
     "",
   ];
   for (const doc of configKeyDocs()) {

@@ -31,9 +31,33 @@ export function deepMerge(base: Tree, over: Tree): Tree {
   return out;
 }
 
+/** Keys holding paths; a value starting with `./` or `../` in a file is relative to that file. */
+const PATH_KEYS: readonly (readonly string[])[] = [
+  ["model", "path"],
+  ["data", "dataset"],
+  ["sft", "dataset"],
+  ["reward", "function"],
+];
+
+function resolveRelativePaths(tree: Tree, dir: string): Tree {
+  const isRelative = (v: unknown): v is string => typeof v === "string" && /^\.\.?[/\\]/.test(v);
+  const out = structuredClone(tree);
+  for (const [section, key] of PATH_KEYS) {
+    const node = out[section!];
+    if (isTree(node) && isRelative(node[key!])) node[key!] = resolve(dir, node[key!] as string);
+  }
+  const benchmarks = isTree(out.eval) ? out.eval.benchmarks : undefined;
+  if (Array.isArray(benchmarks)) {
+    for (const b of benchmarks) if (isTree(b) && isRelative(b.dataset)) b.dataset = resolve(dir, b.dataset);
+  }
+  return out;
+}
+
 /**
  * Reads a YAML config file, following `extends: other.yaml` (relative to the file, chains allowed)
- * so that a preset differs from its base only where it says so. The result is not validated yet.
+ * so that a preset differs from its base only where it says so. Paths written `./x` or `../x`
+ * (model, datasets, reward module) are relative to the file that holds them. The result is not
+ * validated yet.
  */
 export function readConfigFile(path: string, seen: string[] = []): Tree {
   const file = resolve(path);
@@ -52,7 +76,8 @@ export function readConfigFile(path: string, seen: string[] = []): Tree {
   }
   if (doc === null || doc === undefined) doc = {};
   if (!isTree(doc)) throw new ConfigError(`${path}: the top level must be a mapping of config keys`);
-  const { extends: parent, ...own } = doc;
+  const { extends: parent, ...rest } = doc;
+  const own = resolveRelativePaths(rest, dirname(file));
   if (parent === undefined) return own;
   if (typeof parent !== "string") throw new ConfigError(`${path}: \`extends\` must be a file path`);
   return deepMerge(readConfigFile(resolve(dirname(file), parent), [...seen, file]), own);
