@@ -173,6 +173,9 @@ pub struct MinibatchInput {
     pub old_logprobs: Option<Vec<Vec<f64>>>,
     /// Reference-policy log-probs per response token (KL penalty).
     pub ref_logprobs: Option<Vec<Vec<f64>>>,
+    /// The old policy is the current one (first minibatch of a rollout batch): ratio-based
+    /// objectives use this step's own forward as old log-probs (ratios exactly 1, no extra pass).
+    pub old_is_current: Option<bool>,
 }
 
 /// What the objective decided for one sequence; `null`s when it was skipped for A = 0.
@@ -311,6 +314,7 @@ impl NativePolicy {
             advantages: minibatch.advantages.iter().map(|&a| a as f32).collect(),
             old_logprobs: minibatch.old_logprobs.as_deref().map(rows_f32),
             ref_logprobs: minibatch.ref_logprobs.as_deref().map(rows_f32),
+            old_is_current: minibatch.old_is_current.unwrap_or(false),
         };
         Ok(AsyncTask::new(TrainTask { shared: self.shared.clone(), minibatch, objective }))
     }

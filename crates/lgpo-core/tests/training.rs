@@ -48,6 +48,7 @@ fn minibatch(rollout: &Rollout, old: Option<Vec<Vec<f32>>>) -> Minibatch {
         advantages: rollout.advantages.clone(),
         old_logprobs: old,
         ref_logprobs: None,
+        old_is_current: false,
     }
 }
 
@@ -200,4 +201,26 @@ fn bad_minibatches_are_named() {
     assert!(report.contains("updates (3)"), "{report}");
     let err = p.train_rollout(&data, &grpo, 1, OldLogprobSource::Generation).unwrap_err().to_string();
     assert!(err.contains("generation_logprobs"), "{err}");
+}
+
+#[test]
+fn old_is_current_equals_a_recomputed_old_pass_on_the_first_minibatch() {
+    // The first minibatch of a rollout batch is on-policy: taking its own forward as the old
+    // log-probs gives the gradient of a separate no-grad pass over the same weights, without it.
+    let data = rollout(24, 9);
+    let p = policy(8, true);
+    for name in ["grpo", "gspo", "dapo", "grpo_no_clip"] {
+        let objective = Objective::from_config(&ObjectiveConfig::named(name)).unwrap();
+        let recomputed = p.old_logprobs(&data, &objective, OldLogprobSource::Recompute).unwrap();
+        let with_pass = p.gradients(&minibatch(&data, recomputed), &objective).unwrap();
+        let own = Minibatch { old_is_current: true, ..minibatch(&data, None) };
+        let without = p.gradients(&own, &objective).unwrap();
+        let err = max_relative_difference(&without.grads, &with_pass.grads);
+        assert!(err < 1e-5, "{name}: old_is_current vs recomputed old differ by {err:e}");
+        let ratio = without.stats.ratio.unwrap();
+        assert_eq!((ratio.min, ratio.max), (1.0, 1.0), "{name}: ratios are exactly 1");
+    }
+    let both = Minibatch { old_is_current: true, ..minibatch(&data, Some(vec![vec![]; 24])) };
+    let objective = Objective::from_config(&ObjectiveConfig::named("grpo")).unwrap();
+    assert!(p.gradients(&both, &objective).unwrap_err().to_string().contains("not both"));
 }

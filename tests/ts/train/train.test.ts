@@ -164,6 +164,26 @@ describe("train", () => {
     }
     // The first minibatch is on-policy: its ratios are 1 (within float noise), so clipping starts later.
     expect(lines.some((l) => (l["ratio/max"] as number) > 1.0001 || (l["ratio/min"] as number) < 0.9999)).toBe(true);
+
+    // skip_first: the first minibatch uses its own forward as old log-probs (exact): the run is the
+    // same up to float noise in the ratios, and the old pass covers half the batch.
+    const skip = runDir();
+    await train(
+      config({
+        objective: { name: "grpo" },
+        trainer: { steps: 3, n_updates: 2, optimizer: { lr: 0.02 }, micro_batch_size: 3, old_logprobs: "skip_first" },
+      }),
+      {
+        runDir: skip,
+        reward: parity,
+      },
+    );
+    const skipped = readJsonlObjects(join(skip, "metrics.jsonl")).filter((l) => "reward/mean" in l);
+    skipped.forEach((l, i) => {
+      expect(l["reward/mean"]).toBe(lines[i]!["reward/mean"]);
+      expect(l.loss as number).toBeCloseTo(lines[i]!.loss as number, 5);
+      expect(l["grad_norm"] as number).toBeCloseTo(lines[i]!["grad_norm"] as number, 4);
+    });
   });
 
   it("resumes exactly: an interrupted run continued from its checkpoint equals an uninterrupted one", async () => {

@@ -308,10 +308,10 @@ const trainer = section(
       .default(true)
       .describe("Skip sequences with A = 0 in forward and backward (exact: their gradient is zero)."),
     old_logprobs: z
-      .enum(["recompute", "generation"])
+      .enum(["recompute", "skip_first", "generation"])
       .default("recompute")
       .describe(
-        "Ratio-based objectives: old log-probs from a no-grad pass over the rollout batch (`recompute`, what verl does) or the sampling log-probs (`generation`; exact at temperature 1 without top-k/top-p). LGPO needs neither.",
+        "Ratio-based objectives: old log-probs from a no-grad pass over the whole rollout batch (`recompute`, what verl does); `skip_first` (exact) takes the first minibatch's from its own forward, since its old policy is the current one, and runs the pass over the other minibatches only (none at n_updates = 1); `generation` uses the sampling log-probs (exact at temperature 1 without top-k/top-p). LGPO needs none.",
       ),
     optimizer,
     schedule,

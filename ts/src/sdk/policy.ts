@@ -96,6 +96,8 @@ export interface Minibatch {
   advantages: number[];
   oldLogprobs?: number[][];
   refLogprobs?: number[][];
+  /** The old policy is the current one (a rollout batch's first minibatch): ratio-based objectives take this step's own forward as old log-probs (ratios exactly 1), with no separate pass. */
+  oldIsCurrent?: boolean;
 }
 
 /** What the objective decided for one sequence of a minibatch (`null`s: skipped for A = 0, never evaluated). */

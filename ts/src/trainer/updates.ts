@@ -45,29 +45,41 @@ export async function updatePolicy(
 ): Promise<UpdateResult> {
   let oldLogprobS = 0;
   let old: number[][] | undefined;
+  const parts = splitGroups(sequences.length / groupSize, config.trainer.n_updates);
+  const source = config.trainer.old_logprobs;
   if (requirements.needsOldLogprobs) {
-    if (config.trainer.old_logprobs === "generation") {
+    if (source === "generation") {
       old = sequences.map((s) => s.samplingLogprobs);
     } else {
+      // skip_first: the first minibatch's old policy is the current one; it uses its own forward.
+      const from = source === "skip_first" ? parts[0]![1] * groupSize : 0;
       const t0 = performance.now();
-      const scores = await policy.logprobs(
-        sequences.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
-        { microBatchSize: config.trainer.micro_batch_size },
-      );
-      old = scores.map((s) => s.logprobs);
+      const rest = sequences.slice(from);
+      const scores = rest.length
+        ? await policy.logprobs(
+            rest.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
+            { microBatchSize: config.trainer.micro_batch_size },
+          )
+        : [];
+      old = [...sequences.slice(0, from).map(() => []), ...scores.map((s) => s.logprobs)];
       oldLogprobS = (performance.now() - t0) / 1000;
     }
   }
   const t0 = performance.now();
   const steps: Record<string, number>[] = [];
   const outcomes: SequenceOutcome[] = [];
-  for (const [first, end] of splitGroups(sequences.length / groupSize, config.trainer.n_updates)) {
+  for (const [index, [first, end]] of parts.entries()) {
     const part = sequences.slice(first * groupSize, end * groupSize);
+    const ownForward = old !== undefined && source === "skip_first" && index === 0;
     const result = await policy.trainStep(
       {
         sequences: part.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
         advantages: part.map((s) => s.advantage),
-        ...(old ? { oldLogprobs: old.slice(first * groupSize, end * groupSize) } : {}),
+        ...(ownForward
+          ? { oldIsCurrent: true }
+          : old
+            ? { oldLogprobs: old.slice(first * groupSize, end * groupSize) }
+            : {}),
       },
       objective,
     );

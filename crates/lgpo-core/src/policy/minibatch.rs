@@ -13,6 +13,9 @@ pub struct Minibatch {
     pub advantages: Vec<f32>,
     pub old_logprobs: Option<Vec<Vec<f32>>>,
     pub ref_logprobs: Option<Vec<Vec<f32>>>,
+    /// The old policy is the current one (the first minibatch of a rollout batch): old log-probs
+    /// are this step's own forward, detached, so ratios are exactly 1 and no separate pass runs.
+    pub old_is_current: bool,
 }
 
 impl Minibatch {
@@ -27,6 +30,9 @@ impl Minibatch {
         }
         if let Some(i) = self.advantages.iter().position(|a| !a.is_finite()) {
             bail_input!("minibatch.advantages[{i}] is not finite");
+        }
+        if self.old_is_current && self.old_logprobs.is_some() {
+            bail_input!("minibatch: give old_logprobs or old_is_current, not both");
         }
         for (name, rows) in [("old_logprobs", &self.old_logprobs), ("ref_logprobs", &self.ref_logprobs)] {
             let Some(rows) = rows else { continue };
@@ -55,6 +61,7 @@ impl Minibatch {
             advantages: indices.iter().map(|&i| self.advantages[i]).collect(),
             old_logprobs: pick(&self.old_logprobs),
             ref_logprobs: pick(&self.ref_logprobs),
+            old_is_current: self.old_is_current,
         }
     }
 }

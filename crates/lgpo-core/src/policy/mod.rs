@@ -174,8 +174,8 @@ impl Policy {
     /// micro-batch; the parameters are not changed.
     pub fn gradients(&self, minibatch: &Minibatch, objective: &Objective) -> Result<Gradients> {
         minibatch.validate()?;
-        if objective.needs_old_logprobs() && minibatch.old_logprobs.is_none() {
-            bail_input!("objective `{}` needs minibatch.old_logprobs", objective.name());
+        if objective.needs_old_logprobs() && minibatch.old_logprobs.is_none() && !minibatch.old_is_current {
+            bail_input!("objective `{}` needs minibatch.old_logprobs (or old_is_current)", objective.name());
         }
         if objective.needs_ref_logprobs() && minibatch.ref_logprobs.is_none() {
             bail_input!("the KL penalty needs minibatch.ref_logprobs");
@@ -197,7 +197,11 @@ impl Policy {
             let batch = SequenceBatch::new(&micro.sequences, self.model.config().vocab_size, device)?;
             let token_stats = self.model.response_stats_with(&batch, Grad::Track, path)?;
             let width = batch.response_width;
-            let old = micro.old_logprobs.as_ref().map(|r| padded_rows(r, width, device)).transpose()?;
+            let old = match &micro.old_logprobs {
+                Some(rows) => Some(padded_rows(rows, width, device)?),
+                None if micro.old_is_current => Some(token_stats.logprobs.detach()),
+                None => None,
+            };
             let reference = micro.ref_logprobs.as_ref().map(|r| padded_rows(r, width, device)).transpose()?;
             let advantages = Tensor::new(micro.advantages.as_slice(), device)?;
             let output = objective.loss(&ObjectiveInputs {
@@ -296,6 +300,7 @@ impl Policy {
             advantages: rollout.advantages.clone(),
             old_logprobs: old,
             ref_logprobs: rollout.ref_logprobs.clone(),
+            old_is_current: false,
         };
         let size = n / updates;
         let start = Instant::now();
