@@ -1,0 +1,170 @@
+/**
+ * From run series to what a chart draws: which charts exist (the catalogue against the keys
+ * present), and per chart the x values (steps) and one series per drawn unit. A unit is a single
+ * run, or a seed group drawn as its mean with a min..max band.
+ */
+import type { ChartSection, ChartSpec, PageGroup } from "../page_data.js";
+import type { RunSeries } from "./run_series.js";
+
+/** Colours of units, in order (Tableau 10: distinct, readable on white). */
+export const PALETTE = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
+
+/** What one legend entry stands for: the runs it aggregates and its colour. */
+export interface Unit {
+  label: string;
+  runs: number[];
+  color: string;
+}
+
+/** A section of charts that have data. */
+export interface ChartLayoutSection {
+  title: string;
+  charts: ChartSpec[];
+}
+
+/** A series of a chart: a unit's mean (or its only run), or the min / max edge of its band. */
+export interface SeriesModel {
+  label: string;
+  /** Index of the unit it belongs to (pairs a band's edges with their line). */
+  unit: number;
+  color: string;
+  role: "line" | "min" | "max";
+  values: (number | null)[];
+}
+
+/** The data of one chart, aligned on `x`. */
+export interface ChartModel {
+  x: number[];
+  series: SeriesModel[];
+}
+
+/** The units drawn: seed groups when `seedBands`, else every run on its own. */
+export function drawUnits(groups: PageGroup[], runNames: string[], seedBands: boolean): Unit[] {
+  if (seedBands) {
+    return groups.map((g, i) => ({ label: g.label, runs: g.runs, color: PALETTE[i % PALETTE.length]! }));
+  }
+  return runNames.map((name, i) => ({ label: name, runs: [i], color: PALETTE[i % PALETTE.length]! }));
+}
+
+/** The catalogue's charts whose key some run has; prefix sections list their keys sorted, `rest` takes the others. */
+export function layoutCharts(catalog: ChartSection[], keys: Set<string>, hidden: string[]): ChartLayoutSection[] {
+  const claimed = new Set(hidden);
+  for (const section of catalog) {
+    for (const chart of section.charts ?? []) claimed.add(chart.key);
+  }
+  for (const section of catalog) {
+    if (section.prefix !== undefined) for (const key of keys) if (key.startsWith(section.prefix)) claimed.add(key);
+  }
+  const out: ChartLayoutSection[] = [];
+  for (const section of catalog) {
+    let charts: ChartSpec[] = [];
+    if (section.charts) charts = section.charts.filter((c) => keys.has(c.key));
+    else if (section.prefix !== undefined) {
+      const prefix = section.prefix;
+      charts = [...keys]
+        .filter((k) => k.startsWith(prefix))
+        .sort()
+        .map((key) => ({ key, title: key.slice(prefix.length) }));
+    } else if (section.rest) {
+      charts = [...keys]
+        .filter((k) => !claimed.has(k))
+        .sort()
+        .map((key) => ({ key, title: key }));
+    }
+    if (charts.length > 0) out.push({ title: section.title, charts });
+  }
+  return out;
+}
+
+/** The steps at which a run has a value of `key`, and the values. */
+function present(run: RunSeries, key: string): { xs: number[]; ys: number[] } {
+  const values = run.columns.get(key);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  if (values === undefined) return { xs, ys };
+  values.forEach((v, row) => {
+    if (v !== null) {
+      xs.push(run.steps[row]!);
+      ys.push(v);
+    }
+  });
+  return { xs, ys };
+}
+
+/** Union of ascending arrays, ascending, without repeats. */
+export function mergeSorted(arrays: number[][]): number[] {
+  let out: number[] = [];
+  for (const next of arrays) {
+    const merged: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < out.length || j < next.length) {
+      const a = out[i];
+      const b = next[j];
+      if (b === undefined || (a !== undefined && a < b)) merged.push(out[i++]!);
+      else if (a === undefined || b < a) merged.push(next[j++]!);
+      else {
+        merged.push(a);
+        i++;
+        j++;
+      }
+    }
+    out = merged;
+  }
+  return out;
+}
+
+/**
+ * The chart of `key`: x is every step where some drawn run has a value. A unit of one run draws
+ * its values; a unit of several draws the mean over the runs that have a value at that step and
+ * the min and max of those values (the band).
+ */
+export function chartModel(key: string, units: Unit[], runs: RunSeries[]): ChartModel {
+  const points = runs.map((run) => present(run, key));
+  const used = [...new Set(units.flatMap((u) => u.runs))];
+  const x = mergeSorted(used.map((r) => points[r]!.xs));
+  const series: SeriesModel[] = [];
+  units.forEach((unit, u) => {
+    const mean: (number | null)[] = new Array(x.length).fill(null);
+    const min: (number | null)[] = new Array(x.length).fill(null);
+    const max: (number | null)[] = new Array(x.length).fill(null);
+    const cursor = unit.runs.map(() => 0);
+    x.forEach((step, i) => {
+      let sum = 0;
+      let n = 0;
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      unit.runs.forEach((r, m) => {
+        const { xs, ys } = points[r]!;
+        if (xs[cursor[m]!] !== step) return;
+        const v = ys[cursor[m]!]!;
+        cursor[m]! += 1;
+        sum += v;
+        n += 1;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      });
+      if (n === 0) return;
+      mean[i] = sum / n;
+      min[i] = lo;
+      max[i] = hi;
+    });
+    series.push({ label: unit.label, unit: u, color: unit.color, role: "line", values: mean });
+    if (unit.runs.length > 1) {
+      series.push({ label: `${unit.label} min`, unit: u, color: unit.color, role: "min", values: min });
+      series.push({ label: `${unit.label} max`, unit: u, color: unit.color, role: "max", values: max });
+    }
+  });
+  return { x, series };
+}
