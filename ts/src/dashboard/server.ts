@@ -86,7 +86,7 @@ export function dashboardApp(dirs: string[], options: PageOptions, port: () => n
 }
 
 /** Starts the dashboard on 127.0.0.1. */
-export function startDashboard(dirs: string[], options: DashboardOptions = {}): Promise<Dashboard> {
+export async function startDashboard(dirs: string[], options: DashboardOptions = {}): Promise<Dashboard> {
   let port = options.port ?? DEFAULT_PORT;
   const app = dashboardApp(dirs, options, () => port);
   return new Promise((resolve, reject) => {

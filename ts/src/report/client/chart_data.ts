@@ -93,19 +93,21 @@ function present(run: RunSeries, key: string): { xs: number[]; ys: number[] } {
   const xs: number[] = [];
   const ys: number[] = [];
   if (values === undefined) return { xs, ys };
-  values.forEach((v, row) => {
-    if (v !== null) {
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row];
+    if (v !== null && v !== undefined) {
       xs.push(run.steps[row]!);
       ys.push(v);
     }
-  });
+  }
   return { xs, ys };
 }
 
 /** Union of ascending arrays, ascending, without repeats. */
 export function mergeSorted(arrays: number[][]): number[] {
-  let out: number[] = [];
-  for (const next of arrays) {
+  let out: number[] = arrays[0] ?? [];
+  for (const next of arrays.slice(1)) {
+    if (sameValues(out, next)) continue;
     const merged: number[] = [];
     let i = 0;
     let j = 0;
@@ -125,46 +127,66 @@ export function mergeSorted(arrays: number[][]): number[] {
   return out;
 }
 
+function sameValues(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Values of one run aligned on `x` (which contains every step of `xs`). */
+function align(x: number[], xs: number[], ys: number[]): (number | null)[] {
+  const out: (number | null)[] = new Array(x.length).fill(null);
+  let j = 0;
+  for (let i = 0; i < x.length && j < xs.length; i++) {
+    if (x[i] === xs[j]) out[i] = ys[j++]!;
+  }
+  return out;
+}
+
 /**
  * The chart of `key`: x is every step where some drawn run has a value. A unit of one run draws
  * its values; a unit of several draws the mean over the runs that have a value at that step and
  * the min and max of those values (the band).
  */
 export function chartModel(key: string, units: Unit[], runs: RunSeries[]): ChartModel {
-  const points = runs.map((run) => present(run, key));
   const used = [...new Set(units.flatMap((u) => u.runs))];
-  const x = mergeSorted(used.map((r) => points[r]!.xs));
+  const points = new Map(used.map((r) => [r, present(runs[r]!, key)]));
+  const x = mergeSorted(used.map((r) => points.get(r)!.xs));
   const series: SeriesModel[] = [];
   units.forEach((unit, u) => {
+    const members = unit.runs.map((r) => {
+      const { xs, ys } = points.get(r)!;
+      return align(x, xs, ys);
+    });
+    const line = { label: unit.label, unit: u, color: unit.color, role: "line" as const };
+    if (members.length === 1) {
+      series.push({ ...line, values: members[0]! });
+      return;
+    }
     const mean: (number | null)[] = new Array(x.length).fill(null);
     const min: (number | null)[] = new Array(x.length).fill(null);
     const max: (number | null)[] = new Array(x.length).fill(null);
-    const cursor = unit.runs.map(() => 0);
-    x.forEach((step, i) => {
+    for (let i = 0; i < x.length; i++) {
       let sum = 0;
       let n = 0;
       let lo = Number.POSITIVE_INFINITY;
       let hi = Number.NEGATIVE_INFINITY;
-      unit.runs.forEach((r, m) => {
-        const { xs, ys } = points[r]!;
-        if (xs[cursor[m]!] !== step) return;
-        const v = ys[cursor[m]!]!;
-        cursor[m]! += 1;
+      for (const values of members) {
+        const v = values[i];
+        if (v === null || v === undefined) continue;
         sum += v;
         n += 1;
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      });
-      if (n === 0) return;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (n === 0) continue;
       mean[i] = sum / n;
       min[i] = lo;
       max[i] = hi;
-    });
-    series.push({ label: unit.label, unit: u, color: unit.color, role: "line", values: mean });
-    if (unit.runs.length > 1) {
-      series.push({ label: `${unit.label} min`, unit: u, color: unit.color, role: "min", values: min });
-      series.push({ label: `${unit.label} max`, unit: u, color: unit.color, role: "max", values: max });
     }
+    series.push({ ...line, values: mean });
+    series.push({ label: `${unit.label} min`, unit: u, color: unit.color, role: "min", values: min });
+    series.push({ label: `${unit.label} max`, unit: u, color: unit.color, role: "max", values: max });
   });
   return { x, series };
 }

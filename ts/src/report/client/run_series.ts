@@ -25,6 +25,10 @@ export class RunSeries {
     const stepColumn = decoded.columns.get("step");
     if (stepColumn === undefined) return;
     const entries = [...decoded.columns].filter(([key]) => key !== "step");
+    if (this.appendRows(decoded, stepColumn, entries)) {
+      this.linesSeen = decoded.from + decoded.lines;
+      return;
+    }
     for (let i = 0; i < decoded.lines; i++) {
       const row = this.rowFor(stepColumn[i]!);
       for (const [key, values] of entries) {
@@ -33,6 +37,33 @@ export class RunSeries {
       }
     }
     this.linesSeen = decoded.from + decoded.lines;
+  }
+
+  /**
+   * The common case, fast: every line a new step, in increasing order (a run's file read from the
+   * start, or the lines appended since the last poll). Columns are extended in one pass per key.
+   */
+  private appendRows(decoded: DecodedLines, stepColumn: Float32Array, entries: [string, Float32Array][]): boolean {
+    const n = decoded.lines;
+    let previous = this.steps[this.steps.length - 1] ?? Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      if (!(stepColumn[i]! > previous)) return false;
+      previous = stepColumn[i]!;
+    }
+    const start = this.steps.length;
+    for (let i = 0; i < n; i++) {
+      this.steps.push(stepColumn[i]!);
+      this.rowOfStep.set(stepColumn[i]!, start + i);
+    }
+    for (const [key, values] of entries) {
+      const column = this.column(key, start);
+      for (let i = 0; i < n; i++) {
+        const v = values[i]!;
+        column.push(Number.isNaN(v) ? null : v);
+      }
+    }
+    for (const column of this.columns.values()) while (column.length < start + n) column.push(null);
+    return true;
   }
 
   /** The value of `key` at `step`, or null. */
@@ -60,10 +91,11 @@ export class RunSeries {
     this.t0 = null;
   }
 
-  private column(key: string): (number | null)[] {
+  /** The values of `key`, created with `rows` nulls when new (default: one per step). */
+  private column(key: string, rows = this.steps.length): (number | null)[] {
     let values = this.columns.get(key);
     if (values === undefined) {
-      values = new Array<number | null>(this.steps.length).fill(null);
+      values = new Array<number | null>(rows).fill(null);
       this.columns.set(key, values);
     }
     return values;

@@ -1,0 +1,64 @@
+/**
+ * The speed check: a report of two runs of 100,000 steps each (every metric a 100k-point series)
+ * renders and draws every chart. Prints the timings and sizes recorded in docs/benchmarks.md and
+ * writes them to test-artifacts/report/large.json; no timed assertion.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { renderReport } from "../../../ts/src/report/report.js";
+import { artifactsDir, launchBrowser, skipBrowserTests } from "../browser.js";
+import { expectChartsDrawn } from "./page_helpers.js";
+import { writeLongRun } from "./synthetic_run.js";
+
+const STEPS = 100_000;
+const skip = skipBrowserTests();
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-report-large-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe.skipIf(skip)("a report of 100k-step runs", () => {
+  it("draws every chart with 100k points per series", async () => {
+    const dirs = [writeLongRun(join(tmp, "lgpo"), STEPS, "lgpo"), writeLongRun(join(tmp, "grpo"), STEPS, "grpo")];
+    const start = performance.now();
+    const html = renderReport(dirs);
+    const renderMs = performance.now() - start;
+    const path = join(tmp, "report.html");
+    writeFileSync(path, html);
+
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(pathToFileURL(path).href);
+      const timings = await page.evaluate(async () => {
+        const lgpo = (
+          window as unknown as {
+            lgpo: { ready: Promise<void>; page: { timings: { decodeMs: number; drawMs: number } } };
+          }
+        ).lgpo;
+        await lgpo.ready;
+        return { readyMs: performance.now(), ...lgpo.page.timings };
+      });
+      const charts = await expectChartsDrawn(page, ["reward/mean", "entropy/mean", "time/step_s"]);
+      const reward = charts.find((c) => c.key === "reward/mean")!;
+      expect(reward.series.map((s) => s.points)).toEqual([STEPS, STEPS]);
+      const result = {
+        steps: STEPS,
+        runs: dirs.length,
+        charts: charts.length,
+        htmlMiB: Number((html.length / 2 ** 20).toFixed(2)),
+        nodeRenderMs: Math.round(renderMs),
+        pageReadyMs: Math.round(timings.readyMs),
+        decodeMs: Math.round(timings.decodeMs),
+        drawMs: Math.round(timings.drawMs),
+      };
+      console.log(`report of 2 x 100k steps: ${JSON.stringify(result)}`);
+      writeFileSync(join(artifactsDir("report"), "large.json"), JSON.stringify(result, null, 2) + "\n");
+      await page.screenshot({ path: join(artifactsDir("report"), "large.png") });
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
+});
