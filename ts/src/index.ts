@@ -5,6 +5,7 @@
  * - {@link Tokenizer}: encode, decode, chat templates.
  * - {@link objectives}: the core's objectives as a pure function of per-token log-probs.
  * - `rewards`: Countdown and math verifiers, custom rewards, a registry by name.
+ * - {@link renderReport} and {@link startDashboard}: charts of run directories, as one HTML file or live.
  */
 export { VERSION } from "./version.js";
 export {
@@ -32,3 +33,6 @@ export {
 
 export * from "./rewards/index.js";
 export * from "./data/countdown.js";
+export { renderReport } from "./report/report.js";
+export type { PageOptions as ReportOptions } from "./report/page_builder.js";
+export { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/server.js";

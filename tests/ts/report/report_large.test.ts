@@ -3,13 +3,14 @@
  * renders and draws every chart. Prints the timings and sizes recorded in docs/benchmarks.md and
  * writes them to test-artifacts/report/large.json; no timed assertion.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { renderReport } from "../../../ts/src/report/report.js";
+import { readRunMetrics } from "../../../ts/src/report/run_dir.js";
 import { artifactsDir, launchBrowser, skipBrowserTests } from "../browser.js";
 import { expectChartsDrawn } from "./page_helpers.js";
 import { writeLongRun } from "./synthetic_run.js";
@@ -44,11 +45,20 @@ describe.skipIf(skip)("a report of 100k-step runs", () => {
       const charts = await expectChartsDrawn(page, ["reward/mean", "entropy/mean", "time/step_s"]);
       const reward = charts.find((c) => c.key === "reward/mean")!;
       expect(reward.series.map((s) => s.points)).toEqual([STEPS, STEPS]);
+      // The same numbers as JSON columns (full precision, null for no value), to compare sizes.
+      const table = readRunMetrics(dirs[0]!);
+      const jsonColumns = JSON.stringify(
+        table.keys.map((k) => Array.from({ length: table.length }, (_, i) => table.value(k, i))),
+      );
+      const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(2));
       const result = {
         steps: STEPS,
         runs: dirs.length,
         charts: charts.length,
-        htmlMiB: Number((html.length / 2 ** 20).toFixed(2)),
+        htmlMiB: mib(html.length),
+        metricsJsonlMiBPerRun: mib(statSync(join(dirs[0]!, "metrics.jsonl")).size),
+        jsonColumnsMiBPerRun: mib(jsonColumns.length),
+        encodedMiBPerRun: mib(table.encode().data.length),
         nodeRenderMs: Math.round(renderMs),
         pageReadyMs: Math.round(timings.readyMs),
         decodeMs: Math.round(timings.decodeMs),

@@ -1,5 +1,5 @@
 /** Reading run directories: JSONL tailing, the metrics table and its encoding, the page's series. */
-import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -36,6 +36,13 @@ describe("JsonlTail", () => {
     truncateSync(path, 0);
     writeFileSync(path, '{"step":9}\n');
     expect(tail.read()).toEqual({ lines: [{ line: 1, value: { step: 9 } }], reset: true });
+    // replaced by rename (a new inode), even with more bytes than were read
+    writeFileSync(`${path}.new`, '{"step":1}\n{"step":2}\n{"step":3}\n');
+    renameSync(`${path}.new`, path);
+    expect(tail.read()).toEqual({
+      lines: [1, 2, 3].map((step) => ({ line: step, value: { step } })),
+      reset: true,
+    });
   });
 
   it("names the file and line of bad JSON and of a line that is not an object", () => {

@@ -1,7 +1,8 @@
 /**
  * Incremental reading of a JSONL file that another process appends to: each `read()` returns the
  * whole lines added since the last call. A line without its newline yet is kept for the next call,
- * so a reader never sees a torn record; a file that shrank (replaced or truncated) starts over.
+ * so a reader never sees a torn record; a file that was replaced (another inode) or shrank starts
+ * over.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
@@ -28,6 +29,8 @@ export class JsonlTail {
   private offset = 0;
   private pending: Buffer = Buffer.alloc(0);
   private lineNumber = 0;
+  /** Inode of the file read last: another inode means the file was replaced. */
+  private inode = -1;
 
   constructor(readonly path: string) {}
 
@@ -41,8 +44,10 @@ export class JsonlTail {
       throw new RunDirError(`${this.path}: cannot be read (${(e as Error).message})`);
     }
     try {
-      const size = fstatSync(fd).size;
-      const reset = size < this.offset ? this.restart() : false;
+      const { size, ino } = fstatSync(fd);
+      const replaced = (this.inode !== -1 && ino !== this.inode) || size < this.offset;
+      this.inode = ino;
+      const reset = replaced ? this.restart() : false;
       const parts: Buffer[] = [this.pending];
       while (this.offset < size) {
         const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, size - this.offset));

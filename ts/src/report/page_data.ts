@@ -13,7 +13,10 @@ export interface EncodedLines {
   keys: string[];
   /** Unix time of the run's first line; the `time` column is relative to it. */
   t0: number | null;
-  /** base64 of gzip of a little-endian Float32Array, column-major (`lines` values per key), NaN = no value. */
+  /**
+   * base64 of gzip of a little-endian Float32Array, column-major (`lines` values per key), NaN = no
+   * value, its bytes shuffled (byte b of float i at b * floats + i).
+   */
   data: string;
   /** Dashboard only: the file was replaced, drop earlier lines. */
   reset?: boolean;

@@ -120,10 +120,13 @@ export function createChart(parent: HTMLElement, spec: ChartSpec, model: ChartMo
   return chart;
 }
 
-/** Redraws a chart with new data of the same series. */
+/** Redraws a chart with new data of the same series; a chart the user zoomed into keeps its zoom. */
 export function updateChart(chart: DrawnChart, model: ChartModel): void {
+  const { min, max } = chart.plot.scales.x ?? {};
+  const x = chart.model.x;
+  const zoomed = min !== undefined && max !== undefined && (min > x[0]! || max < x[x.length - 1]!);
   chart.model = model;
-  chart.plot.setData(data(model));
+  chart.plot.setData(data(model), !zoomed);
 }
 
 function chartWidth(box: HTMLElement): number {

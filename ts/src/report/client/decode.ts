@@ -1,4 +1,4 @@
-/** Decoding of `EncodedLines` (base64 of gzip of Float32 columns) in the browser, with no library. */
+/** Decoding of `EncodedLines` (base64 of gzip of byte-shuffled Float32 columns) in the browser, with no library. */
 import type { EncodedLines } from "../page_data.js";
 
 /** Decoded lines: one Float32Array view per key, NaN where a line has no value. */
@@ -23,9 +23,20 @@ function base64Bytes(text: string): Uint8Array {
   return bytes;
 }
 
+/** Float `i`'s byte `b` comes from `b * count + i` (the inverse of `shuffleBytes` in metric_table.ts). */
+export function unshuffleBytes(shuffled: Uint8Array): Uint8Array {
+  const count = shuffled.length / 4;
+  const out = new Uint8Array(shuffled.length);
+  for (let b = 0; b < 4; b++) {
+    const plane = b * count;
+    for (let i = 0; i < count; i++) out[i * 4 + b] = shuffled[plane + i]!;
+  }
+  return out;
+}
+
 /** The columns of encoded lines. */
 export async function decodeLines(encoded: EncodedLines): Promise<DecodedLines> {
-  const flat = new Float32Array(await gunzip(base64Bytes(encoded.data)));
+  const flat = new Float32Array(unshuffleBytes(new Uint8Array(await gunzip(base64Bytes(encoded.data)))).buffer);
   const n = encoded.lines;
   if (flat.length !== n * encoded.keys.length) {
     throw new Error(`metrics data: expected ${n * encoded.keys.length} values, got ${flat.length}`);

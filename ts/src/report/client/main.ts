@@ -142,10 +142,13 @@ function follow(page: Page, data: PageData, samplesRoot: HTMLElement): void {
         page.errors.set(i, (e as Error).message);
       }
     }
+    const start = performance.now();
     if (changed) page.draw();
+    const drawMs = performance.now() - start;
     lgpo.polls += 1;
     page.showStatus(`live: updated ${new Date().toLocaleTimeString()}`);
-    setTimeout(poll, POLL_MS);
+    // Long runs take a while to redraw: then poll less often, so that the page stays responsive.
+    setTimeout(poll, Math.max(POLL_MS, 3 * drawMs));
   };
   void poll();
 }
