@@ -14,7 +14,9 @@ import type { EncodedLines } from "./page_data.js";
 
 /** The metrics lines of one run, in file order, as columns. */
 export class MetricTable {
-  private readonly columns = new Map<string, number[]>();
+  /** One column per key, `capacity` long, NaN where a line has no value. */
+  private readonly columns = new Map<string, Float64Array>();
+  private capacity = 1024;
   private count = 0;
   /** Unix time of the first line (seconds), the origin of the `time` column; null before any line. */
   t0: number | null = null;
@@ -38,7 +40,8 @@ export class MetricTable {
       if (typeof step !== "number" || !Number.isInteger(step) || step < 0) {
         throw new RunDirError(`${this.file}:${line}: "step" must be an integer >= 0, got ${JSON.stringify(step)}`);
       }
-      for (const [key, v] of Object.entries(value)) {
+      for (const key in value) {
+        const v = value[key];
         if (v !== null && (typeof v !== "number" || !Number.isFinite(v))) {
           throw new RunDirError(
             `${this.file}:${line}: "${key}" must be a finite number or null, got ${JSON.stringify(v)}`,
@@ -46,13 +49,12 @@ export class MetricTable {
         }
       }
       if (this.t0 === null && typeof value.time === "number") this.t0 = value.time;
+      if (this.count === this.capacity) this.grow();
       const row = this.count++;
-      for (const [key, v] of Object.entries(value)) {
-        if (v === null) continue;
-        const column = this.column(key);
-        column[row] = key === "time" ? (v as number) - (this.t0 ?? 0) : (v as number);
+      for (const key in value) {
+        const v = value[key] as number | null;
+        if (v !== null) this.column(key)[row] = key === "time" ? v - (this.t0 ?? 0) : v;
       }
-      for (const column of this.columns.values()) if (column.length === row) column.push(Number.NaN);
     }
   }
 
@@ -65,7 +67,7 @@ export class MetricTable {
 
   /** The value of `key` at line `row` (NaN when absent). */
   value(key: string, row: number): number {
-    return this.columns.get(key)?.[row] ?? Number.NaN;
+    return row < this.count ? (this.columns.get(key)?.[row] ?? Number.NaN) : Number.NaN;
   }
 
   /** Lines `from`..end encoded for the page. */
@@ -75,20 +77,28 @@ export class MetricTable {
     const keys = this.keys;
     const flat = new Float32Array(n * keys.length);
     keys.forEach((key, k) => {
-      const column = this.columns.get(key)!;
-      for (let i = 0; i < n; i++) flat[k * n + i] = column[start + i]!;
+      flat.set(this.columns.get(key)!.subarray(start, this.count), k * n);
     });
     const bytes = gzipSync(shuffleBytes(new Uint8Array(flat.buffer)), { level: 6 });
     return { from: start, lines: n, keys, t0: this.t0, data: bytes.toString("base64") };
   }
 
-  private column(key: string): number[] {
+  private column(key: string): Float64Array {
     let column = this.columns.get(key);
     if (column === undefined) {
-      column = new Array<number>(this.count - 1).fill(Number.NaN);
+      column = new Float64Array(this.capacity).fill(Number.NaN);
       this.columns.set(key, column);
     }
     return column;
+  }
+
+  private grow(): void {
+    this.capacity *= 2;
+    for (const [key, column] of this.columns) {
+      const grown = new Float64Array(this.capacity).fill(Number.NaN);
+      grown.set(column);
+      this.columns.set(key, grown);
+    }
   }
 }
 
