@@ -83,6 +83,19 @@ describe("chartModel", () => {
     ]);
   });
 
+  it("puts wall-clock hours on x when asked, skipping lines without a time", () => {
+    const run = new RunSeries();
+    const columns = new Map([
+      ["step", Float32Array.from([1, 2, 3])],
+      ["time", Float32Array.from([0, Number.NaN, 7200])],
+      ["k", Float32Array.from([5, 6, 7])],
+    ]);
+    run.merge({ from: 0, lines: 3, t0: 1e9, columns, reset: false });
+    const model = chartModel("k", drawUnits([{ label: "a", runs: [0] }], ["a"], true), [run], "hours");
+    expect(model).toMatchObject({ x: [0, 2], xAxis: "hours" });
+    expect(model.series[0]!.values).toEqual([5, 7]);
+  });
+
   it("merges sorted step lists without repeats", () => {
     expect(mergeSorted([[1, 3, 5], [2, 3, 6], [], [0]])).toEqual([0, 1, 2, 3, 5, 6]);
   });

@@ -81,9 +81,9 @@ function metricKeys(dirs: string[]): Set<string> {
 describe.skipIf(skip)("lgpo-run report in headless Chromium", () => {
   const dirs = skip ? [] : comparisonRuns();
   const reportPath = join(tmp, "report.html");
+  beforeAll(() => writeFileSync(reportPath, renderReport(dirs, { title: "lgpo vs grpo (synthetic)" })));
 
   it("draws every metric's series with no network access, and exports charts as SVG and PNG", async () => {
-    writeFileSync(reportPath, renderReport(dirs, { title: "lgpo vs grpo (synthetic)" }));
     const { page, requests, errors } = await openReport(reportPath);
     const charts = await expectChartsDrawn(page);
     expect(new Set(charts.map((c) => c.key))).toEqual(metricKeys(dirs));
@@ -168,6 +168,41 @@ describe.skipIf(skip)("lgpo-run report in headless Chromium", () => {
       "lgpo-lr2",
     ]);
     await expectChartsDrawn(page, ["reward/mean", "eval/countdown/avg@8", "kl/initial"]);
+    await page.close();
+  });
+
+  it("draws the runs over wall-clock hours when asked", async () => {
+    const { page } = await openReport(reportPath);
+    await page.selectOption("#x-axis", "hours");
+    const reward = (await chartsOf(page)).find((c: ChartInfo) => c.key === "reward/mean")!;
+    // over hours, seed groups are drawn run by run: their clock times differ
+    expect(reward.series.map((s) => [s.label, s.points])).toEqual([
+      ["lgpo-seed0", 120],
+      ["lgpo-seed1", 120],
+      ["lgpo-seed2", 120],
+      ["grpo-seed0", 120],
+      ["grpo-seed1", 120],
+      ["grpo-seed2", 120],
+      ["lgpo-lr2", 90],
+    ]);
+    const lastHour = await page.evaluate(() => {
+      const lgpo = (
+        window as unknown as { lgpo: { page: { charts: { spec: { key: string }; model: { x: number[] } }[] } } }
+      ).lgpo;
+      const x = lgpo.page.charts.find((c) => c.spec.key === "reward/mean")!.model.x;
+      return x[x.length - 1];
+    });
+    // the last x is the last step of the slowest run, in hours since that run's first line (a
+    // step's time is that of its last line: the eval line when the step evaluates)
+    const hours = dirs.map((dir) => {
+      const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      return (lines[lines.length - 1].time - lines[0].time) / 3600;
+    });
+    expect(lastHour).toBeCloseTo(Math.max(...hours), 4);
+    await expectChartsDrawn(page, ["reward/mean", "time/step_s"]);
     await page.close();
   });
 });

@@ -7,6 +7,7 @@ h3 { font-size: 13px; margin: 0; display: inline; }
 .status { color: #666; font-size: 12px; }
 .status .error { color: #b00; }
 .muted { color: #888; }
+.control { margin-right: 18px; font-size: 13px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 10px; }
 .chart { border: 1px solid #e4e4e4; border-radius: 4px; padding: 6px 8px; min-width: 0; }
 .chart-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px; }

@@ -1,7 +1,8 @@
 /**
  * From run series to what a chart draws: which charts exist (the catalogue against the keys
- * present), and per chart the x values (steps) and one series per drawn unit. A unit is a single
- * run, or a seed group drawn as its mean with a min..max band.
+ * present), and per chart the x values (steps or hours) and one series per drawn unit. A unit is a
+ * single run, or a seed group drawn as its mean with a min..max band (over steps only: seeds do not
+ * share clock times).
  */
 import type { ChartSection, ChartSpec, PageGroup } from "../page_data.js";
 import type { RunSeries } from "./run_series.js";
@@ -47,7 +48,12 @@ export interface SeriesModel {
 export interface ChartModel {
   x: number[];
   series: SeriesModel[];
+  /** What x is: rollout steps, or wall-clock hours since the run's first line. */
+  xAxis: XAxis;
 }
+
+/** The x axis of the charts: steps (the paper's figures), or wall-clock hours (where a faster step shows). */
+export type XAxis = "step" | "hours";
 
 /** The units drawn: seed groups when `seedBands`, else every run on its own. */
 export function drawUnits(groups: PageGroup[], runNames: string[], seedBands: boolean): Unit[] {
@@ -87,17 +93,27 @@ export function layoutCharts(catalog: ChartSection[], keys: Set<string>, hidden:
   return out;
 }
 
-/** The steps at which a run has a value of `key`, and the values. */
-function present(run: RunSeries, key: string): { xs: number[]; ys: number[] } {
+/** The x (step, or hours) at which a run has a value of `key`, ascending, and the values. */
+function present(run: RunSeries, key: string, xAxis: XAxis): { xs: number[]; ys: number[] } {
   const values = run.columns.get(key);
+  const times = run.columns.get("time");
   const xs: number[] = [];
   const ys: number[] = [];
-  if (values === undefined) return { xs, ys };
+  if (values === undefined || (xAxis === "hours" && times === undefined)) return { xs, ys };
   for (let row = 0; row < values.length; row++) {
     const v = values[row];
-    if (v !== null && v !== undefined) {
-      xs.push(run.steps[row]!);
+    const time = times?.[row];
+    const x = xAxis === "step" ? run.steps[row]! : time === null || time === undefined ? null : time / 3600;
+    if (v !== null && v !== undefined && x !== null) {
+      xs.push(x);
       ys.push(v);
+    }
+  }
+  // Steps are ascending; clock times too unless the clock stepped back: then sort.
+  for (let i = 1; i < xs.length; i++) {
+    if (xs[i]! <= xs[i - 1]!) {
+      const order = xs.map((_, k) => k).sort((a, b) => xs[a]! - xs[b]!);
+      return { xs: order.map((k) => xs[k]!), ys: order.map((k) => ys[k]!) };
     }
   }
   return { xs, ys };
@@ -148,9 +164,9 @@ function align(x: number[], xs: number[], ys: number[]): (number | null)[] {
  * its values; a unit of several draws the mean over the runs that have a value at that step and
  * the min and max of those values (the band).
  */
-export function chartModel(key: string, units: Unit[], runs: RunSeries[]): ChartModel {
+export function chartModel(key: string, units: Unit[], runs: RunSeries[], xAxis: XAxis = "step"): ChartModel {
   const used = [...new Set(units.flatMap((u) => u.runs))];
-  const points = new Map(used.map((r) => [r, present(runs[r]!, key)]));
+  const points = new Map(used.map((r) => [r, present(runs[r]!, key, xAxis)]));
   const x = mergeSorted(used.map((r) => points.get(r)!.xs));
   const series: SeriesModel[] = [];
   units.forEach((unit, u) => {
@@ -188,5 +204,5 @@ export function chartModel(key: string, units: Unit[], runs: RunSeries[]): Chart
     series.push({ label: `${unit.label} min`, unit: u, color: unit.color, role: "min", values: min });
     series.push({ label: `${unit.label} max`, unit: u, color: unit.color, role: "max", values: max });
   });
-  return { x, series };
+  return { x, series, xAxis };
 }

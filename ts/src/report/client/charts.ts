@@ -41,7 +41,7 @@ function options(model: ChartModel, width: number): uPlotType.Options {
     scales: { x: { time: false } },
     cursor: { sync: { key: "lgpo" } },
     series: [
-      { label: "step" },
+      { label: model.xAxis === "step" ? "step" : "hours" },
       ...model.series.map((s) => ({
         label: s.label,
         stroke: s.role === "line" ? s.color : alpha(s.color, 0.35),
@@ -66,7 +66,7 @@ export function svgOf(chart: DrawnChart): string {
     model: chart.model,
     xRange: [x?.min ?? 0, x?.max ?? 1],
     yRange: [y?.min ?? 0, y?.max ?? 1],
-    xLabel: "step",
+    xLabel: chart.model.xAxis === "step" ? "step" : "wall-clock hours",
   });
 }
 

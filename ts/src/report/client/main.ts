@@ -5,7 +5,7 @@
  * script by the build (esbuild) and inlined into the HTML with uPlot.
  */
 import type { EncodedLines, PageData, SampleLine } from "../page_data.js";
-import { type Unit, chartModel, drawUnits, layoutCharts } from "./chart_data.js";
+import { type Unit, type XAxis, chartModel, drawUnits, layoutCharts } from "./chart_data.js";
 import { type DrawnChart, createChart, pngOf, resizeCharts, svgOf, updateChart } from "./charts.js";
 import { decodeLines } from "./decode.js";
 import { el } from "./dom.js";
@@ -20,6 +20,7 @@ class Page {
   charts: DrawnChart[] = [];
   private layoutSignature = "";
   private units: Unit[] = [];
+  private xAxis: XAxis = "step";
   readonly timings = { decodeMs: 0, drawMs: 0 };
   readonly errors = new Map<number, string>();
 
@@ -42,7 +43,11 @@ class Page {
 
   setSeedBands(on: boolean): void {
     this.seedBands = on;
-    this.layoutSignature = "";
+    this.draw();
+  }
+
+  setXAxis(xAxis: XAxis): void {
+    this.xAxis = xAxis;
     this.draw();
   }
 
@@ -52,11 +57,11 @@ class Page {
     this.units = drawUnits(
       this.data.groups,
       this.data.runs.map((r) => r.name),
-      this.seedBands,
+      this.seedBands && this.xAxis === "step",
     );
     const keys = new Set(this.runs.flatMap((r) => [...r.columns.keys()]));
     const sections = layoutCharts(this.data.catalog, keys, this.data.hiddenKeys);
-    const signature = JSON.stringify([sections, this.units]);
+    const signature = JSON.stringify([sections, this.units, this.xAxis]);
     this.root.table.replaceChildren(
       runsTable(
         this.data.runs.map((r) => r.name),
@@ -66,7 +71,8 @@ class Page {
       ),
     );
     if (signature === this.layoutSignature) {
-      for (const chart of this.charts) updateChart(chart, chartModel(chart.spec.key, this.units, this.runs));
+      for (const chart of this.charts)
+        updateChart(chart, chartModel(chart.spec.key, this.units, this.runs, this.xAxis));
     } else {
       this.layoutSignature = signature;
       for (const chart of this.charts) chart.plot.destroy();
@@ -76,7 +82,7 @@ class Page {
         const grid = el("div", { class: "grid" });
         this.root.charts.append(el("h2", {}, section.title), grid);
         for (const spec of section.charts) {
-          this.charts.push(createChart(grid, spec, chartModel(spec.key, this.units, this.runs)));
+          this.charts.push(createChart(grid, spec, chartModel(spec.key, this.units, this.runs, this.xAxis)));
         }
       }
       if (this.charts.length === 0) this.root.charts.append(el("p", { class: "muted" }, "no metrics yet"));
@@ -96,11 +102,21 @@ function skeleton(data: PageData, page: () => Page | undefined) {
   const table = el("section", { class: "table" });
   const charts = el("div", { class: "charts" });
   const header = el("header", {}, el("h1", {}, data.title), status);
+  const xAxis = el(
+    "select",
+    { id: "x-axis" },
+    el("option", { value: "step" }, "steps"),
+    el("option", { value: "hours" }, "wall-clock hours (seed groups drawn run by run)"),
+  );
+  xAxis.addEventListener("change", () => page()?.setXAxis(xAxis.value as XAxis));
+  header.append(el("label", { class: "control" }, "x axis: ", xAxis));
   if (data.groups.some((g) => g.runs.length > 1)) {
     const toggle = el("input", { type: "checkbox", id: "seed-bands" });
     toggle.checked = data.seedBands;
     toggle.addEventListener("change", () => page()?.setSeedBands(toggle.checked));
-    header.append(el("label", {}, toggle, " runs that differ only by seed: mean with a min..max band"));
+    header.append(
+      el("label", { class: "control" }, toggle, " runs that differ only by seed: mean with a min..max band"),
+    );
   }
   document.body.append(header, table, charts);
   return { status, table, charts };
