@@ -203,6 +203,8 @@ describe.skipIf(skip)("lgpo-run report in headless Chromium", () => {
     });
     expect(lastHour).toBeCloseTo(Math.max(...hours), 4);
     await expectChartsDrawn(page, ["reward/mean", "time/step_s"]);
+    // the table keeps its seed-group rows
+    expect(await page.$$eval("table.runs tr.group-row", (rows) => rows.length)).toBe(2);
     await page.close();
   });
 });

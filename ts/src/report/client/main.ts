@@ -54,22 +54,14 @@ class Page {
   /** Draws the table and the charts: a new layout when keys or units changed, else new data in the same charts. */
   draw(): void {
     const start = performance.now();
-    this.units = drawUnits(
-      this.data.groups,
-      this.data.runs.map((r) => r.name),
-      this.seedBands && this.xAxis === "step",
-    );
+    const names = this.data.runs.map((r) => r.name);
+    // Seeds share steps, not clock times: over hours every run is drawn on its own.
+    this.units = drawUnits(this.data.groups, names, this.seedBands && this.xAxis === "step");
     const keys = new Set(this.runs.flatMap((r) => [...r.columns.keys()]));
     const sections = layoutCharts(this.data.catalog, keys, this.data.hiddenKeys);
     const signature = JSON.stringify([sections, this.units, this.xAxis]);
-    this.root.table.replaceChildren(
-      runsTable(
-        this.data.runs.map((r) => r.name),
-        this.runs,
-        this.units,
-        this.data.configDiff,
-      ),
-    );
+    const tableUnits = drawUnits(this.data.groups, names, this.seedBands);
+    this.root.table.replaceChildren(runsTable(names, this.runs, tableUnits, this.data.configDiff));
     if (signature === this.layoutSignature) {
       for (const chart of this.charts)
         updateChart(chart, chartModel(chart.spec.key, this.units, this.runs, this.xAxis));
