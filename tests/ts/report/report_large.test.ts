@@ -42,6 +42,23 @@ describe.skipIf(skip)("a report of 100k-step runs", () => {
         await lgpo.ready;
         return { readyMs: performance.now(), ...lgpo.page.timings };
       });
+      // One chart's redraw (paths rebuilt from its 2 x 100k points): median of 5.
+      const redrawMs = await page.evaluate(async () => {
+        const lgpo = (
+          window as unknown as {
+            lgpo: { page: { charts: { spec: { key: string }; plot: { data: unknown; setData(d: unknown): void } }[] } };
+          }
+        ).lgpo;
+        const { plot } = lgpo.page.charts.find((c) => c.spec.key === "reward/mean")!;
+        const times: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const start = performance.now();
+          plot.setData(plot.data);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          times.push(performance.now() - start);
+        }
+        return times.sort((a, b) => a - b)[2]!;
+      });
       const charts = await expectChartsDrawn(page, ["reward/mean", "entropy/mean", "time/step_s"]);
       const reward = charts.find((c) => c.key === "reward/mean")!;
       expect(reward.series.map((s) => s.points)).toEqual([STEPS, STEPS]);
@@ -63,6 +80,7 @@ describe.skipIf(skip)("a report of 100k-step runs", () => {
         pageReadyMs: Math.round(timings.readyMs),
         decodeMs: Math.round(timings.decodeMs),
         drawMs: Math.round(timings.drawMs),
+        oneChartRedrawMs: Math.round(redrawMs),
       };
       console.log(`report of 2 x 100k steps: ${JSON.stringify(result)}`);
       writeFileSync(join(artifactsDir("report"), "large.json"), JSON.stringify(result, null, 2) + "\n");
