@@ -24,8 +24,10 @@ describe.skipIf(skip)("a report of 100k-step runs", () => {
   it("draws every chart with 100k points per series", async () => {
     const dirs = [writeLongRun(join(tmp, "lgpo"), STEPS, "lgpo"), writeLongRun(join(tmp, "grpo"), STEPS, "grpo")];
     const start = performance.now();
+    const cpu = process.cpuUsage();
     const html = renderReport(dirs);
     const renderMs = performance.now() - start;
+    const { user, system } = process.cpuUsage(cpu);
     const path = join(tmp, "report.html");
     writeFileSync(path, html);
 
@@ -77,6 +79,7 @@ describe.skipIf(skip)("a report of 100k-step runs", () => {
         jsonColumnsMiBPerRun: mib(jsonColumns.length),
         encodedMiBPerRun: mib(table.encode().data.length),
         nodeRenderMs: Math.round(renderMs),
+        nodeRenderCpuMs: Math.round((user + system) / 1000),
         pageReadyMs: Math.round(timings.readyMs),
         decodeMs: Math.round(timings.decodeMs),
         drawMs: Math.round(timings.drawMs),
