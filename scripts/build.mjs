@@ -23,3 +23,5 @@ run(
   `${root}/bindings/node`,
 );
 run("building the TypeScript package (tsc)", "npx", ["tsc", "-p", "ts/tsconfig.json"], root);
+run("type-checking the page script (tsc, DOM types)", "npx", ["tsc", "-p", "ts/tsconfig.client.json"], root);
+run("bundling the report and dashboard page script (esbuild)", "node", ["scripts/bundle-page.mjs"], root);

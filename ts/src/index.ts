@@ -5,6 +5,7 @@
  * - {@link Tokenizer}: encode, decode, chat templates.
  * - {@link objectives}: the core's objectives as a pure function of per-token log-probs.
  * - `rewards`: Countdown and math verifiers, custom rewards, a registry by name.
+ * - {@link renderReport} and {@link startDashboard}: charts of run directories, as one HTML file or live.
  */
 export { VERSION } from "./version.js";
 export {
@@ -54,3 +55,6 @@ export { NAMED_DATASETS, resolveDatasetFiles } from "./data/sources.js";
 export { DatasetError } from "./data/records.js";
 export type { Task, CountdownTask, MathTask } from "./data/tasks.js";
 export * from "./hub/index.js";
+export { renderReport } from "./report/report.js";
+export type { PageOptions as ReportOptions } from "./report/page_builder.js";
+export { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/server.js";

@@ -5,10 +5,12 @@
 import { Command, CommanderError, Option } from "commander";
 
 import { VERSION } from "../version.js";
+import { dashboard } from "./dashboard.js";
 import { exitCodeOf, oneLine } from "./errors.js";
 import { download } from "./download.js";
 import { generate } from "./generate.js";
 import { integer, number } from "./options.js";
+import { report } from "./report.js";
 import { score } from "./score.js";
 import { verify } from "./verify.js";
 import { configHelpText } from "../config/docs.js";
@@ -138,6 +140,30 @@ export function program(): Command {
     .option("--split <split>", "dataset split whose files to fetch (default: train)")
     .option("--pattern <glob>", "dataset files to fetch, as a path or glob inside the repository")
     .action((id, o) => download(id, o));
+
+  cli
+    .command("report")
+    .description(
+      "write one self-contained HTML file (no network needed to view it) with a chart per metric over steps, " +
+        "the runs overlaid, and a table of config differences and final eval scores; charts export as SVG and PNG",
+    )
+    .argument("<run_dir...>", "run directories written by lgpo-run train")
+    .option("--out <file>", "output HTML file; written atomically", "report.html")
+    .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
+    .option("--title <text>", "page title (default: the run names)")
+    .action((dirs: string[], o) => report(dirs, o));
+
+  cli
+    .command("dashboard")
+    .description(
+      "serve live charts and the latest samples of run directories on http://127.0.0.1:PORT " +
+        "(loopback only, read-only; follows metrics.jsonl and samples.jsonl while runs train)",
+    )
+    .argument("<run_dir...>", "run directories (they may still be training)")
+    .option("--port <n>", "TCP port on 127.0.0.1 (0 picks a free one)", integer(0), 6150)
+    .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
+    .option("--title <text>", "page title (default: the run names)")
+    .action((dirs: string[], o) => dashboard(dirs, o));
 
   return cli;
 }

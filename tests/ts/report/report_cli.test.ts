@@ -1,0 +1,106 @@
+/** `lgpo-run report` and `lgpo-run dashboard` end to end, through a child process. */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { REPO_ROOT } from "../data_files.js";
+import { writeSyntheticRun } from "./synthetic_run.js";
+
+const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-report-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("lgpo-run report", () => {
+  const a = writeSyntheticRun(join(tmp, "lgpo-seed0"), { steps: 20, evalEvery: 10 });
+  const b = writeSyntheticRun(join(tmp, "grpo-seed0"), { objective: "grpo", steps: 20, evalEvery: 10 });
+
+  it("writes one HTML file holding the page script, uPlot and both runs' data", () => {
+    const out = join(tmp, "report.html");
+    const r = run("report", a, b, "--out", out, "--title", "lgpo vs grpo");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/wrote .*report\.html \(\d+ KiB\)/);
+    const html = readFileSync(out, "utf8");
+    expect(html).toContain("<title>lgpo vs grpo</title>");
+    expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-/);
+    const data = JSON.parse(html.match(/<script id="lgpo-data" type="application\/json">(.*?)<\/script>/s)![1]!);
+    expect(data.runs.map((r: { name: string }) => r.name)).toEqual(["lgpo-seed0", "grpo-seed0"]);
+    expect(data.metrics).toHaveLength(2);
+    expect(data.seedBands).toBe(true);
+    // nothing loaded from elsewhere (the browser test also checks that the page makes no request)
+    expect(/<script[^>]+src=|<link[^>]+href=|url\(\s*['"]?https?:/.test(html)).toBe(false);
+    const flat = run("report", a, "--out", join(tmp, "flat.html"), "--no-seed-bands");
+    expect(flat.code, flat.stderr).toBe(0);
+    expect(readFileSync(join(tmp, "flat.html"), "utf8")).toContain('"seedBands":false');
+  });
+
+  it("exits 2 with a one-line message naming the bad directory, file or line, writing nothing", () => {
+    const out = join(tmp, "never.html");
+    const noMetrics = join(tmp, "no-metrics");
+    mkdirSync(noMetrics, { recursive: true });
+    const badLine = writeSyntheticRun(join(tmp, "bad-line"), { steps: 3 });
+    writeFileSync(join(badLine, "metrics.jsonl"), '{"step":0}\n{"step":1,"loss":"nan"}\n');
+    const badYaml = writeSyntheticRun(join(tmp, "bad-yaml"), { steps: 3 });
+    writeFileSync(join(badYaml, "config.yaml"), "a: [1, 2\n");
+    const cases: [string[], RegExp][] = [
+      [[join(tmp, "missing")], /missing: no such directory/],
+      [[noMetrics], /no-metrics\/metrics\.jsonl: no such file/],
+      [[badLine], /bad-line\/metrics\.jsonl:2: "loss" must be a finite number or null/],
+      [[badYaml], /bad-yaml\/config\.yaml: not valid YAML/],
+      [[], /missing required argument/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run("report", ...args, "--out", out);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("documents every option in --help", () => {
+    const help = run("report", "--help").stdout;
+    for (const o of ["--out", "--no-seed-bands", "--title", "run_dir"]) expect(help).toContain(o);
+    const dash = run("dashboard", "--help").stdout;
+    for (const o of ["--port", "--no-seed-bands", "--title", "127.0.0.1"]) expect(dash).toContain(o);
+  });
+});
+
+describe("lgpo-run dashboard", () => {
+  it("serves on 127.0.0.1 until SIGTERM, then exits 0", async () => {
+    const dir = writeSyntheticRun(join(tmp, "live"), { steps: 5 });
+    const child = spawn(process.execPath, [BIN, "dashboard", dir, "--port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on("data", (c) => {
+        stderr += c;
+        const m = stderr.match(/at (http:\/\/127\.0\.0\.1:\d+\/)/);
+        if (m) resolve(m[1]!);
+      });
+      child.on("exit", () => reject(new Error(`exited early: ${stderr}`)));
+    });
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await page.text()).toContain('"mode":"dashboard"');
+    const code = await new Promise<number | null>((resolve) => {
+      child.on("exit", (c) => resolve(c));
+      child.kill("SIGTERM");
+    });
+    expect(code).toBe(0);
+  });
+
+  it("exits 2 naming a missing run directory", () => {
+    const r = run("dashboard", join(tmp, "nope"), "--port", "0");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope: no such directory/);
+  });
+});

@@ -1,0 +1,35 @@
+/** `lgpo-run dashboard`: a local web server with the live charts and latest samples of run directories. */
+import { startDashboard } from "../dashboard/server.js";
+import { RunDirError } from "../report/errors.js";
+import { UsageError } from "./errors.js";
+
+export interface DashboardCliOptions {
+  port: number;
+  seedBands: boolean;
+  title?: string;
+}
+
+/** Serves until SIGINT or SIGTERM. */
+export async function dashboard(dirs: string[], options: DashboardCliOptions): Promise<void> {
+  let server: Awaited<ReturnType<typeof startDashboard>>;
+  try {
+    server = await startDashboard(dirs, { port: options.port, seedBands: options.seedBands, title: options.title });
+  } catch (e) {
+    if (e instanceof RunDirError) throw new UsageError(e.message);
+    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new UsageError(`--port ${options.port}: already in use on 127.0.0.1`);
+    }
+    throw e;
+  }
+  process.stderr.write(`lgpo-run: dashboard of ${dirs.length} run(s) at ${server.url} (Ctrl-C stops it)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await server.close();
+}

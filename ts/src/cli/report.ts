@@ -1,0 +1,22 @@
+/** `lgpo-run report`: one self-contained HTML file with the charts of one or more run directories. */
+import { RunDirError } from "../report/errors.js";
+import { renderReport } from "../report/report.js";
+import { UsageError } from "./errors.js";
+import { writeLines } from "./io.js";
+
+export interface ReportCliOptions {
+  out: string;
+  seedBands: boolean;
+  title?: string;
+}
+
+export function report(dirs: string[], options: ReportCliOptions): void {
+  let html: string;
+  try {
+    html = renderReport(dirs, { seedBands: options.seedBands, title: options.title });
+  } catch (e) {
+    throw e instanceof RunDirError ? new UsageError(e.message) : e;
+  }
+  writeLines([html], options.out);
+  process.stderr.write(`lgpo-run: wrote ${options.out} (${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB)\n`);
+}
