@@ -35,6 +35,34 @@ describe("WorkerPool", () => {
   it("per-task timeout overrides the default", async () => {
     expect(await pool.run({ op: "hang" }, 50)).toMatchObject({ ok: false, reason: "timeout" });
   });
+
+  it("does not count a worker's start-up against a task's timeout", async () => {
+    // Loading takes 3x the timeout (as Compute Engine's import can on a busy machine).
+    const slow = new WorkerPool<Req, unknown>(fixture, { size: 1, timeoutMs: 300, workerData: { loadMs: 900 } });
+    try {
+      expect(await slow.run({ op: "echo", value: "a" })).toMatchObject({ ok: true, value: "a" });
+      expect(await slow.run({ op: "hang" })).toMatchObject({ ok: false, reason: "timeout" });
+      expect(await slow.run({ op: "echo", value: "b" })).toMatchObject({ ok: true, value: "b" });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("fails tasks, instead of respawning forever, when the worker script cannot load", async () => {
+    const broken = new WorkerPool<Req, unknown>(
+      fileURLToPath(new URL("./fixtures/broken_worker.mjs", import.meta.url)),
+      {
+        size: 1,
+      },
+    );
+    try {
+      const outcomes = await Promise.all([broken.run({ op: "echo" }), broken.run({ op: "echo" })]);
+      for (const o of outcomes) expect(o).toMatchObject({ ok: false, reason: "error" });
+      expect(outcomes[0]).toMatchObject({ message: expect.stringMatching(/exited with code 1|cannot load/) });
+    } finally {
+      await broken.close();
+    }
+  });
 });
 
 describe("resolveWorkerScript", () => {

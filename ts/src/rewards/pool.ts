@@ -27,6 +27,8 @@ export interface WorkerPoolOptions {
   timeoutMs?: number;
   /** Old-generation heap cap of each worker in MiB. Default 512. */
   memoryMb?: number;
+  /** Passed to every worker as `workerData`. */
+  workerData?: unknown;
 }
 
 /** The outcome of one task: its result, or why there is none. */
@@ -53,8 +55,20 @@ interface Pending<Q, R> {
 interface Slot<Q, R> {
   worker: Worker;
   busy?: { task: Pending<Q, R>; timer: NodeJS.Timeout; started: number };
+  /** False once the worker died or was terminated. */
   ready: boolean;
+  /** The worker's script has loaded (it posted `{ ready: true }`): tasks go only to loaded workers,
+   * so a worker's start-up (module loading, seconds under load) never counts against a task's timeout. */
+  loaded: boolean;
+  /** Fails the worker if its script has not loaded in time. */
+  startup?: NodeJS.Timeout;
 }
+
+/** How long a worker may take to load its script before it counts as failed. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/** The message a worker script posts once it has loaded and listens: `parentPort.postMessage(WORKER_READY)`. */
+export const WORKER_READY = { ready: true } as const;
 
 /**
  * Resolves a worker script that sits beside `moduleUrl` (the caller's `import.meta.url`): the
@@ -98,14 +112,16 @@ function warnIfStale(srcDir: string, script: string): void {
 }
 
 /**
- * A pool of workers running `script`. The worker receives `{ id, request }` messages and answers
- * `{ id, ok: true, value }` or `{ id, ok: false, message }`.
+ * A pool of workers running `script`. The worker posts {@link WORKER_READY} once its script has
+ * loaded, then receives `{ id, request }` messages and answers `{ id, ok: true, value }` or
+ * `{ id, ok: false, message }`. A task's timeout runs from its dispatch to a loaded worker.
  */
 export class WorkerPool<Q, R> {
   private readonly script: string;
   private readonly size: number;
   private readonly timeoutMs: number;
   private readonly memoryMb: number;
+  private readonly workerData: unknown;
   private readonly slots: Slot<Q, R>[] = [];
   private readonly queue: Pending<Q, R>[] = [];
   private nextId = 1;
@@ -117,6 +133,7 @@ export class WorkerPool<Q, R> {
     this.size = Math.max(1, options.size ?? Math.min(4, availableParallelism()));
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.memoryMb = options.memoryMb ?? 512;
+    this.workerData = options.workerData;
   }
 
   /** Runs one task; never rejects. `timeoutMs` overrides the pool's default for this task. */
@@ -143,6 +160,7 @@ export class WorkerPool<Q, R> {
         clearTimeout(s.busy.timer);
         s.busy.task.resolve({ ok: false, reason: "error", message: "pool closed", ms: Date.now() - s.busy.started });
       }
+      clearTimeout(s.startup);
     }
     await Promise.all(slots.map((s) => s.worker.terminate().catch(() => 0)));
   }
@@ -150,13 +168,25 @@ export class WorkerPool<Q, R> {
   private spawn(): Slot<Q, R> {
     const worker = new Worker(this.script, {
       resourceLimits: { maxOldGenerationSizeMb: this.memoryMb, maxYoungGenerationSizeMb: 64, stackSizeMb: 8 },
+      workerData: this.workerData,
       stdout: false,
       stderr: false,
     });
     worker.unref();
     this.counters.workersStarted++;
-    const slot: Slot<Q, R> = { worker, ready: true };
-    worker.on("message", (msg: { id: number; ok: boolean; value?: R; message?: string }) => {
+    const slot: Slot<Q, R> = { worker, ready: true, loaded: false };
+    slot.startup = setTimeout(() => {
+      fail(`worker did not load within ${STARTUP_TIMEOUT_MS} ms`);
+      void worker.terminate().catch(() => 0);
+    }, STARTUP_TIMEOUT_MS);
+    slot.startup.unref();
+    worker.on("message", (msg: { id: number; ok: boolean; value?: R; message?: string; ready?: boolean }) => {
+      if (msg.ready === true) {
+        clearTimeout(slot.startup);
+        slot.loaded = true;
+        this.pump();
+        return;
+      }
       const busy = slot.busy;
       if (!busy || busy.task.id !== msg.id) return;
       clearTimeout(busy.timer);
@@ -172,14 +202,18 @@ export class WorkerPool<Q, R> {
     const fail = (message: string) => {
       if (!slot.ready) return;
       slot.ready = false;
+      clearTimeout(slot.startup);
       const i = this.slots.indexOf(slot);
       if (i >= 0) this.slots.splice(i, 1);
+      // A worker that dies while busy fails its task; one that dies before loading fails the
+      // oldest queued task, so a script that cannot load fails tasks instead of respawning forever.
       const busy = slot.busy;
-      if (busy) {
-        clearTimeout(busy.timer);
-        slot.busy = undefined;
+      const task = busy?.task ?? (slot.loaded ? undefined : this.queue.shift());
+      if (busy) clearTimeout(busy.timer);
+      slot.busy = undefined;
+      if (task) {
         this.counters.errors++;
-        busy.task.resolve({ ok: false, reason: "error", message, ms: Date.now() - busy.started });
+        task.resolve({ ok: false, reason: "error", message, ms: busy ? Date.now() - busy.started : 0 });
       }
       this.pump();
     };
@@ -192,9 +226,13 @@ export class WorkerPool<Q, R> {
   private pump(): void {
     if (this.closed) return;
     while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => s.ready && !s.busy);
-      if (!slot && this.slots.length < this.size) slot = this.spawn();
-      if (!slot) return;
+      const slot = this.slots.find((s) => s.ready && s.loaded && !s.busy);
+      if (!slot) {
+        // Start a worker if there is room; the task is dispatched once it has loaded.
+        const starting = this.slots.filter((s) => s.ready && !s.loaded).length;
+        if (this.slots.length < this.size && starting < this.queue.length) this.spawn();
+        return;
+      }
       const task = this.queue.shift()!;
       const started = Date.now();
       const timer = setTimeout(() => this.onTimeout(slot!), task.timeoutMs);

@@ -23,3 +23,6 @@ parentPort?.on("message", (msg: { id: number; request: MathWorkerRequest }) => {
     parentPort!.postMessage({ id, ok: false, message: e instanceof Error ? e.message : String(e) });
   }
 });
+
+// Loaded and listening: the pool may send tasks (their timeouts start now, not at start-up).
+parentPort?.postMessage({ ready: true });
