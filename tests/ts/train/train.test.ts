@@ -182,7 +182,7 @@ describe("train", () => {
     skipped.forEach((l, i) => {
       expect(l["reward/mean"]).toBe(lines[i]!["reward/mean"]);
       expect(l.loss as number).toBeCloseTo(lines[i]!.loss as number, 5);
-      expect(l["grad_norm"] as number).toBeCloseTo(lines[i]!["grad_norm"] as number, 4);
+      expect(l.grad_norm as number).toBeCloseTo(lines[i]!.grad_norm as number, 4);
     });
   });
 
