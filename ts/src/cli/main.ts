@@ -5,9 +5,10 @@
 import { Command, CommanderError, Option } from "commander";
 
 import { VERSION } from "../version.js";
+import { registerBench } from "./bench.js";
 import { exitCodeOf, oneLine } from "./errors.js";
 import { generate } from "./generate.js";
-import { integer, number } from "./options.js";
+import { integer, limitOrNone, number } from "./options.js";
 import { score } from "./score.js";
 import { verify } from "./verify.js";
 
@@ -40,14 +41,19 @@ export function program(): Command {
     .option("--prompt <text>", "one prompt")
     .option("--input <file>", "JSONL file of prompts")
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
-    .option("--n <n>", "samples per prompt", integer(1), 1)
+    .option("--n <n>", "samples per prompt (one prefill per prompt)", integer(1), 1)
     .option("--temperature <t>", "softmax temperature; 0 is greedy", number(0, 100), 1)
     .option("--top-p <p>", "nucleus sampling threshold", number(Number.MIN_VALUE, 1), 1)
     .option("--top-k <k>", "keep the k most likely tokens; 0 keeps all", integer(0), 0)
     .option("--max-tokens <n>", "new tokens per sample at most", integer(1), 256)
     .option("--seed <seed>", "random seed", integer(0), 0)
     .option("--chat", "wrap each text prompt as a user message in the model's chat template", false)
-    .option("--batch-size <n>", "rows generated together", integer(1), 16)
+    .option("--batch-size <n>", "rows generated together (whole groups of --n samples)", integer(1), 16)
+    .option(
+      "--vocab-limit <n>",
+      "never sample ids >= n, or 'none' (default: the tokenizer's size when the model's vocabulary is padded past it)",
+      limitOrNone,
+    )
     .addOption(device())
     .action((o) => generate(o));
 
@@ -61,6 +67,8 @@ export function program(): Command {
     .requiredOption("--input <file>", "JSONL file of responses")
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
     .action((o) => verify(o));
+
+  registerBench(cli);
 
   return cli;
 }
