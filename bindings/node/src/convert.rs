@@ -49,7 +49,7 @@ pub fn from_json<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> R
 }
 
 /// Sampling options (all optional; defaults: temperature 1, no top-k, top-p 1, 256 new tokens,
-/// no stop ids, seed 0).
+/// no stop ids, seed 0, one sample per prompt, no vocabulary limit).
 #[napi(object)]
 pub struct SamplingOptions {
     /// Softmax temperature; 0 is greedy decoding.
@@ -64,6 +64,13 @@ pub struct SamplingOptions {
     pub stop_token_ids: Option<Vec<u32>>,
     /// Seed of the random streams (an integer below 2^53).
     pub seed: Option<i64>,
+    /// Samples per prompt: `prompts.length * n` rows, prompt-major (row `i * n + k` is sample k
+    /// of prompt i); each prompt is prefilled once.
+    pub n: Option<u32>,
+    /// Ids at or above this are never sampled (e.g. the tokenizer's size, for checkpoints whose
+    /// embedding table is padded); log-probs and entropies are those of the restricted
+    /// distribution. Default: no limit.
+    pub vocab_limit: Option<u32>,
 }
 
 impl SamplingOptions {
@@ -80,6 +87,8 @@ impl SamplingOptions {
             max_new_tokens: self.max_new_tokens.map_or(d.max_new_tokens, |n| n as usize),
             stop_token_ids: self.stop_token_ids.clone().unwrap_or_default(),
             seed: seed as u64,
+            samples_per_prompt: self.n.map_or(d.samples_per_prompt, |n| n as usize),
+            vocab_limit: self.vocab_limit.map(|l| l as usize),
         })
     }
 }

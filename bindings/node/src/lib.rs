@@ -11,3 +11,10 @@ mod errors;
 mod objectives;
 mod policy;
 mod tokenizer;
+
+/// Threads of the core's CPU kernels (`RAYON_NUM_THREADS`, else one per core): what a peer
+/// benchmark should give PyTorch.
+#[napi_derive::napi(js_name = "computeThreads")]
+pub fn compute_threads() -> u32 {
+    lgpo_core::compute_threads() as u32
+}

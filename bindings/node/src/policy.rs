@@ -83,6 +83,8 @@ pub struct GenerationOutput {
     pub tokens: Vec<u32>,
     /// Sampling log-prob of each token.
     pub logprobs: Vec<f64>,
+    /// Entropy (nats) of the tempered next-token distribution at each token, before top-k/top-p.
+    pub entropy: Vec<f64>,
     #[napi(ts_type = "'stop' | 'length'")]
     pub finish_reason: String,
 }
@@ -105,6 +107,7 @@ impl Task for GenerateTask {
                     .into_iter()
                     .map(|g| GenerationOutput {
                         logprobs: values_f64(&g.logprobs),
+                        entropy: values_f64(&g.entropies),
                         tokens: g.tokens,
                         finish_reason: match g.finish_reason {
                             FinishReason::Stop => "stop",
@@ -283,7 +286,7 @@ pub struct NativePolicy {
 
 #[napi]
 impl NativePolicy {
-    /// Samples continuations of token-id prompts.
+    /// Samples continuations of token-id prompts: `n` per prompt (option), prompt-major.
     #[napi(ts_return_type = "Promise<GenerationOutput[]>")]
     pub fn generate(
         &self,

@@ -6,6 +6,14 @@ use napi_derive::napi;
 use crate::convert::core;
 use crate::errors::guard;
 
+/// The text of model output and how many of its ids the tokenizer lacks.
+#[napi(object)]
+pub struct LenientDecoding {
+    pub text: String,
+    /// Ids that decoded to nothing because the tokenizer has no token for them.
+    pub unknown_tokens: u32,
+}
+
 /// A tokenizer loaded from a checkpoint directory (`tokenizer.json`, or `vocab.json` +
 /// `merges.txt` + `tokenizer_config.json`).
 #[napi]
@@ -31,6 +39,16 @@ impl NativeTokenizer {
     #[napi]
     pub fn decode(&self, ids: Vec<u32>, skip_special_tokens: Option<bool>) -> Result<String> {
         guard(|| core(self.inner.decode(&ids, skip_special_tokens.unwrap_or(false))))
+    }
+
+    /// Text of model output: ids the tokenizer lacks (padded embedding rows) decode to nothing
+    /// and are counted, as in Hugging Face tokenizers.
+    #[napi]
+    pub fn decode_lenient(&self, ids: Vec<u32>, skip_special_tokens: Option<bool>) -> Result<LenientDecoding> {
+        guard(|| {
+            let (text, unknown) = core(self.inner.decode_lenient(&ids, skip_special_tokens.unwrap_or(false)))?;
+            Ok(LenientDecoding { text, unknown_tokens: unknown as u32 })
+        })
     }
 
     /// Id of a token string, if it is in the vocabulary.

@@ -25,3 +25,8 @@ pub mod rng;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
+
+/// Threads of the CPU kernels (rayon's global pool: `RAYON_NUM_THREADS`, else one per core).
+pub fn compute_threads() -> usize {
+    rayon::current_num_threads()
+}

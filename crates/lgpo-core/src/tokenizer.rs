@@ -128,6 +128,18 @@ impl Tokenizer {
         self.inner.decode(ids, skip_special_tokens).map_err(|e| Error::Tokenizer(format!("cannot decode ids: {e}")))
     }
 
+    /// The text of model output `ids`: ids the tokenizer lacks (a model's padded embedding rows)
+    /// decode to nothing, as in Hugging Face tokenizers, and their number is returned beside the
+    /// text. For user-supplied ids use the strict [`Tokenizer::decode`].
+    pub fn decode_lenient(&self, ids: &[u32], skip_special_tokens: bool) -> Result<(String, usize)> {
+        let known: Vec<u32> = ids.iter().copied().filter(|&id| self.inner.id_to_token(id).is_some()).collect();
+        let text = self
+            .inner
+            .decode(&known, skip_special_tokens)
+            .map_err(|e| Error::Tokenizer(format!("cannot decode ids: {e}")))?;
+        Ok((text, ids.len() - known.len()))
+    }
+
     /// [`Tokenizer::decode`] of each sequence.
     pub fn decode_batch(&self, ids: &[&[u32]], skip_special_tokens: bool) -> Result<Vec<String>> {
         ids.iter().map(|ids| self.decode(ids, skip_special_tokens)).collect()

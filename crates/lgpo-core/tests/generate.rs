@@ -3,7 +3,7 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
-use lgpo_core::generate::{generate, Decoder, FinishReason, SamplingParams};
+use lgpo_core::generate::{generate, generate_timed, Decoder, FinishReason, Generation, SamplingParams};
 use lgpo_core::model::{Grad, Qwen2, Sequence};
 
 fn model() -> Qwen2 {
@@ -156,4 +156,132 @@ fn bad_arguments_are_rejected_by_name() {
     assert!(err(vec![vec![1]], SamplingParams { max_new_tokens: 0, ..ok() }).contains("max_new_tokens"));
     assert!(err(vec![vec![1]], SamplingParams { stop_token_ids: vec![500], ..ok() }).contains("stop_token_ids"));
     assert!(err(vec![vec![1; 100]], SamplingParams { max_new_tokens: 29, ..ok() }).contains("max_position_embeddings"));
+    assert!(err(vec![vec![1]], SamplingParams { samples_per_prompt: 0, ..ok() }).contains("samples_per_prompt"));
+    assert!(err(vec![vec![1]], SamplingParams { vocab_limit: Some(0), ..ok() }).contains("vocab_limit"));
+    assert!(err(vec![vec![1]], SamplingParams { vocab_limit: Some(129), ..ok() }).contains("vocab_limit"));
+}
+
+fn log_softmax(logits: &[f32], temperature: f64) -> Vec<f64> {
+    let z: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+    z.iter().map(|v| v - lse).collect()
+}
+
+/// Log-probs and entropies of every generated token against a direct computation from full
+/// forwards: softmax(logits[..limit] / T).
+fn check_against_full_forwards(model: &Qwen2, outputs: &[Generation], params: &SamplingParams) {
+    let limit = params.vocab_limit.unwrap_or(model.config().vocab_size);
+    let n = params.samples_per_prompt;
+    for (r, out) in outputs.iter().enumerate() {
+        let mut seq = prompts()[r / n].clone();
+        for (j, &token) in out.tokens.iter().enumerate() {
+            let logits = full_forward_logits(model, &seq);
+            let lp = log_softmax(&logits[..limit], params.temperature as f64);
+            let h = -lp.iter().map(|v| v.exp() * v).sum::<f64>();
+            assert!((token as usize) < limit, "row {r} sampled {token}, not below the limit {limit}");
+            assert!((out.logprobs[j] as f64 - lp[token as usize]).abs() < 1e-4, "row {r} token {j}: log-prob");
+            assert!(
+                (out.entropies[j] as f64 - h).abs() < 1e-4,
+                "row {r} token {j}: entropy {} vs {h}",
+                out.entropies[j]
+            );
+            seq.push(token);
+        }
+    }
+}
+
+#[test]
+fn logprobs_and_entropies_equal_a_direct_computation() {
+    let model = model();
+    for params in [
+        SamplingParams { max_new_tokens: 6, seed: 2, temperature: 0.7, ..SamplingParams::default() },
+        SamplingParams { max_new_tokens: 6, seed: 3, vocab_limit: Some(100), ..SamplingParams::default() },
+        SamplingParams { max_new_tokens: 6, seed: 4, samples_per_prompt: 2, ..SamplingParams::default() },
+    ] {
+        let outputs = generate(&model, &prompts(), &params).unwrap();
+        assert_eq!(outputs.len(), prompts().len() * params.samples_per_prompt);
+        check_against_full_forwards(&model, &outputs, &params);
+    }
+}
+
+/// `generate(prompts, n)` is `generate(each prompt repeated n times, n = 1)`, token for token: row
+/// `i * n + k` draws from stream `i * n + k` either way, and each prompt is prefilled once.
+#[test]
+fn groups_equal_repeated_prompts() {
+    let model = model();
+    let n = 3;
+    let repeated: Vec<Vec<u32>> = prompts().into_iter().flat_map(|p| std::iter::repeat_n(p, n)).collect();
+    for temperature in [1.0, 0.0] {
+        // Stop ids that some rows produce, so rows finish at different steps.
+        let params = SamplingParams {
+            max_new_tokens: 12,
+            temperature,
+            stop_token_ids: vec![7, 30, 64],
+            seed: 5,
+            ..SamplingParams::default()
+        };
+        let grouped =
+            generate(&model, &prompts(), &SamplingParams { samples_per_prompt: n, ..params.clone() }).unwrap();
+        let flat = generate(&model, &repeated, &params).unwrap();
+        assert_eq!(grouped, flat, "temperature {temperature}");
+        if temperature > 0.0 {
+            let first: Vec<&Vec<u32>> = grouped[..n].iter().map(|g| &g.tokens).collect();
+            assert!(first.windows(2).any(|w| w[0] != w[1]), "samples of one prompt should differ: {first:?}");
+        }
+    }
+    // One prefill of the distinct prompts, then copies of their cache rows.
+    let (_, timings) = generate_timed(
+        &model,
+        &prompts(),
+        &SamplingParams { samples_per_prompt: n, max_new_tokens: 2, ..SamplingParams::default() },
+    )
+    .unwrap();
+    assert!(timings.replicate > 0.0 && timings.prefill > 0.0);
+}
+
+/// Rows 120.. of the head are made to dominate every logit row (some row wins whatever the sign of
+/// the hidden state); with `vocab_limit` 120 they are never produced, greedy included.
+#[test]
+fn vocab_limit_masks_a_head_that_prefers_padded_ids() {
+    let model = model();
+    let (_, head) = model.params().iter().find(|(name, _)| name == "model.embed_tokens.weight").unwrap();
+    let (v, d) = head.as_tensor().dims2().unwrap();
+    let mut w: Vec<f32> = head.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+    for (k, id) in (120..v).enumerate() {
+        let row = &mut w[id * d..(id + 1) * d];
+        row.fill(0.0);
+        row[k % d] = if k % 2 == 0 { 60.0 } else { -60.0 };
+    }
+    head.set(&Tensor::from_vec(w, (v, d), &Device::Cpu).unwrap()).unwrap();
+    let params = SamplingParams { max_new_tokens: 8, seed: 1, ..SamplingParams::default() };
+    let free = generate(&model, &prompts(), &params).unwrap();
+    let padded = free.iter().flat_map(|g| &g.tokens).filter(|&&t| t >= 120).count();
+    let total = free.iter().map(|g| g.tokens.len()).sum::<usize>();
+    assert!(padded * 10 >= total * 9, "the head should prefer ids >= 120: {padded} of {total}");
+    for temperature in [1.0, 0.0] {
+        let masked = SamplingParams { vocab_limit: Some(120), temperature, ..params.clone() };
+        let outputs = generate(&model, &prompts(), &masked).unwrap();
+        assert!(outputs.iter().flat_map(|g| &g.tokens).all(|&t| t < 120), "T {temperature}: {outputs:?}");
+        if temperature > 0.0 {
+            check_against_full_forwards(&model, &outputs, &masked);
+        }
+    }
+}
+
+#[test]
+fn replicated_rows_decode_like_their_source() {
+    let model = model();
+    let (mut decoder, _) = Decoder::prefill(&model, &prompts(), 4).unwrap();
+    decoder.select_rows(&[2, 0, 0, 3, 2]).unwrap();
+    let mut sequences: Vec<Vec<u32>> = [2, 0, 0, 3, 2].iter().map(|&i| prompts()[i].clone()).collect();
+    let tokens = [4u32, 9, 10, 11, 12];
+    sequences.iter_mut().zip(tokens).for_each(|(s, t)| s.push(t));
+    let rows: Vec<Vec<f32>> = decoder.step(&tokens).unwrap().to_vec2().unwrap();
+    for (row, seq) in rows.iter().zip(&sequences) {
+        let full = full_forward_logits(&model, seq);
+        let err = row.iter().zip(&full).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(err < 1e-4, "after {seq:?}: {err:e}");
+    }
+    assert!(decoder.select_rows(&[5]).is_err());
 }

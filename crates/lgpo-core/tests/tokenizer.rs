@@ -230,3 +230,16 @@ fn decoding_an_unknown_id_is_an_error_naming_it() {
     }
     assert_eq!(tok.decode(&[], false).unwrap(), "");
 }
+
+#[test]
+fn model_output_decodes_leniently_and_user_input_strictly() {
+    let Some(tok) = qwen() else { return };
+    let hi = tok.encode("hi there").unwrap();
+    // 151917: a row of Qwen2.5's padded embedding table (151,665 ..= 151,935) that no token has.
+    let sampled: Vec<u32> = [&[151_917][..], &hi, &[151_665, 151_643]].concat();
+    let (text, unknown) = tok.decode_lenient(&sampled, true).unwrap();
+    assert_eq!((text.as_str(), unknown), ("hi there", 2));
+    assert_eq!(tok.decode_lenient(&hi, false).unwrap(), (tok.decode(&hi, false).unwrap(), 0));
+    let err = tok.decode(&sampled, true).unwrap_err().to_string();
+    assert!(err.contains("151917"), "{err}");
+}

@@ -18,6 +18,14 @@ function run(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The JSON objects of a JSONL output. */
+function jsonLines(text: string) {
+  return text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+}
+
 function file(name: string, lines: unknown[]): string {
   const path = join(tmp, name);
   writeFileSync(path, lines.map((l) => (typeof l === "string" ? l : JSON.stringify(l))).join("\n") + "\n");
@@ -32,10 +40,7 @@ describe("lgpo-run score", () => {
     ]);
     const r = run("score", "--model", TINY_TIED, "--input", input);
     expect(r.code, r.stderr).toBe(0);
-    const rows = r.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const rows = jsonLines(r.stdout);
     expect(rows.map((x) => x.logprobs.length)).toEqual([2, 3]);
     for (const x of rows) {
       const mean = x.logprobs.reduce((a: number, b: number) => a + b, 0) / x.logprobs.length;
@@ -140,12 +145,15 @@ describe("lgpo-run generate", () => {
       "2",
       "--seed",
       "4",
+      "--vocab-limit",
+      "100",
     );
     expect(r.code, r.stderr).toBe(0);
-    const rows = r.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const rows = jsonLines(r.stdout);
+    for (const x of rows) {
+      expect(x.entropy).toHaveLength(x.tokens.length);
+      expect(x.tokens.every((t: number) => t < 100)).toBe(true);
+    }
     expect(rows.map((x) => [x.prompt_index, x.sample])).toEqual([
       [0, 0],
       [0, 1],
@@ -160,6 +168,7 @@ describe("lgpo-run generate", () => {
 
   it("rejects conflicting and out-of-range options", () => {
     expect(run("generate", "--model", TINY_TIED).code).toBe(2);
+    expect(run("generate", "--model", TINY_TIED, "--prompt", "x", "--vocab-limit", "0").code).toBe(2);
     expect(run("generate", "--model", TINY_TIED, "--prompt", "x", "--top-p", "2").code).toBe(2);
     const r = run("generate", "--model", TINY_TIED, "--prompt", "hello");
     expect(r.code).toBe(2);
@@ -176,10 +185,7 @@ describe("lgpo-run generate", () => {
     it("generates from --prompt text with --chat and scores text lines", () => {
       const r = run("generate", "--model", model, "--prompt", "What is 2+2?", "--chat", "--max-tokens", "3");
       expect(r.code, r.stderr).toBe(0);
-      const [row] = r.stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
+      const [row] = jsonLines(r.stdout);
       expect(row.tokens).toHaveLength(3);
       expect(typeof row.text).toBe("string");
       const s = run("score", "--model", model, "--input", file("text.jsonl", [{ prompt: "2+2=", response: "4" }]));
@@ -206,5 +212,41 @@ describe("lgpo-run verify", () => {
     ).toEqual([1, 0.1, 0]);
     expect(r.stderr).toMatch(/3/);
     expect(run("verify", "--task", "chess", "--input", input).code).toBe(2);
+  });
+});
+
+describe("lgpo-run bench generate", () => {
+  it("reports tokens per second for each batch size, as JSON", () => {
+    const r = run(
+      "bench",
+      "generate",
+      "--shape",
+      "tiny",
+      "--rows",
+      "1,2",
+      "--prompt-len",
+      "4",
+      "--new-tokens",
+      "3",
+      "--repeats",
+      "2",
+      "--cache-dir",
+      join(tmp, "bench-cache"),
+      "--json",
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.tool).toBe("lgpo");
+    expect(report.threads).toBeGreaterThan(0);
+    expect(report.results.map((x: { rows: number }) => x.rows)).toEqual([1, 2]);
+    for (const x of report.results) {
+      expect(x.seconds).toHaveLength(2);
+      const { median, min, max } = x.tokensPerSecond;
+      expect(min).toBeLessThanOrEqual(median);
+      expect(median).toBeLessThanOrEqual(max);
+      expect(median).toBeGreaterThan(0);
+    }
+    expect(run("bench", "generate", "--shape", "huge").code).toBe(2);
+    expect(run("bench", "generate", "--rows", "0").code).toBe(2);
   });
 });

@@ -69,6 +69,42 @@ describe("Policy", () => {
     expect(again.map((g) => g.tokens)).toEqual(out.map((g) => g.tokens));
   });
 
+  it("generates n samples per prompt, prompt-major, as the prompts repeated n times", async () => {
+    const prompts = [
+      [5, 17, 99],
+      [42, 8],
+    ];
+    const options = { maxNewTokens: 5, seed: 6, temperature: 1.3 };
+    const grouped = await policy.generate(prompts, { ...options, n: 3 });
+    const repeated = await policy.generate(
+      prompts.flatMap((p) => [p, p, p]),
+      options,
+    );
+    expect(grouped).toEqual(repeated);
+    expect(grouped.map((g) => g.promptIds)).toEqual(prompts.flatMap((p) => [p, p, p]));
+    expect(new Set(grouped.slice(0, 3).map((g) => g.tokens.join())).size).toBeGreaterThan(1);
+    for (const g of grouped) {
+      expect(g.entropy).toHaveLength(g.tokens.length);
+      expect(g.entropy.every((h) => h > 0 && h <= Math.log(128) + 1e-6)).toBe(true);
+      expect(g.unknownTokens).toBe(0);
+    }
+    await expect(policy.generate(prompts, { n: 0 })).rejects.toThrow(/options.n/);
+    await expect(policy.generate(prompts, { vocabLimit: 0 })).rejects.toThrow(/vocabLimit/);
+  });
+
+  it("never samples ids at or above vocabLimit", async () => {
+    const out = await policy.generate([[1, 2, 3]], {
+      n: 16,
+      maxNewTokens: 8,
+      vocabLimit: 10,
+      temperature: 3,
+      stopTokenIds: [],
+    });
+    const tokens = out.flatMap((g) => g.tokens);
+    expect(tokens).toHaveLength(128);
+    expect(tokens.every((t) => t < 10)).toBe(true);
+  });
+
   it("does not block the event loop while it works", async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);

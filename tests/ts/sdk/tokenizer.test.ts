@@ -60,4 +60,38 @@ describe.skipIf(tokenizerDir.skip)("Tokenizer", () => {
     expect(s!.logprobs).toHaveLength(1);
     policy.dispose();
   });
+
+  it("decodes ids the tokenizer lacks to nothing, counted, and keeps user input strict", () => {
+    const tok = Tokenizer.fromDir(dir);
+    const hi = tok.encode("hi there");
+    // 151917: a row of Qwen2.5's padded embedding table (151,665 ..= 151,935) that no token has.
+    expect(tok.decodeLenient([151917, ...hi, 151665], { skipSpecialTokens: true })).toEqual({
+      text: "hi there",
+      unknownTokens: 2,
+    });
+    expect(() => tok.decode([151917])).toThrow(/151917/);
+  });
+
+  it("masks the padded vocabulary rows by default, and decodes them leniently when unmasked", async () => {
+    const policy = await Policy.load(await qwenVocabModel(join(tmp, "qwen-mask")));
+    try {
+      // A random model is near uniform over 151,936 rows, 271 of them padding: 4,096 tokens hold
+      // about 7 padded ids when nothing is masked, and none by default.
+      const options = { n: 64, maxNewTokens: 64, seed: 3, stopTokenIds: [] };
+      const masked = await policy.generate([[1, 2, 3]], options);
+      expect(masked.flatMap((g) => g.tokens).every((t) => t < 151665)).toBe(true);
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on("warning", onWarning);
+      const unmasked = await policy.generate([[1, 2, 3]], { ...options, vocabLimit: false });
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off("warning", onWarning);
+      const padded = unmasked.flatMap((g) => g.tokens).filter((t) => t >= 151665).length;
+      expect(padded).toBeGreaterThan(0);
+      expect(unmasked.reduce((a, g) => a + g.unknownTokens, 0)).toBe(padded);
+      expect(warnings.filter((w) => /decoded to nothing/.test(w.message))).toHaveLength(1);
+    } finally {
+      policy.dispose();
+    }
+  });
 });

@@ -19,6 +19,8 @@ export interface GenerateCliOptions {
   chat: boolean;
   device?: "cpu" | "cuda";
   batchSize: number;
+  /** Ids at or above it are never sampled; `false`: no limit; undefined: the SDK's default. */
+  vocabLimit?: number | false;
 }
 
 function prompts(options: GenerateCliOptions): Array<string | number[]> {
@@ -46,42 +48,53 @@ export async function generate(options: GenerateCliOptions): Promise<void> {
     if (inputs.some((p) => typeof p === "string") && policy.tokenizer === undefined) {
       throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids instead of text`);
     }
-    // Each prompt repeated n times; the seed's per-row streams make the samples differ.
-    const rows = inputs.flatMap((p, i) => Array.from({ length: options.n }, (_, k) => ({ p, i, k })));
+    // Whole groups of n samples per call (one prefill per prompt); each call's seed is offset by
+    // its first row, so every row has its own random stream.
+    const n = options.n;
+    const promptsPerCall = Math.max(1, Math.floor(options.batchSize / n));
     const out: string[] = [];
-    const bar = progress("generated", rows.length);
-    for (let start = 0; start < rows.length; start += options.batchSize) {
-      const chunk = rows.slice(start, start + options.batchSize);
-      const generations = await policy.generate(
-        chunk.map((r) => r.p),
-        {
-          temperature: options.temperature,
-          topP: options.topP,
-          topK: options.topK,
-          maxNewTokens: options.maxTokens,
-          seed: options.seed + start,
-          chat: options.chat,
-        },
-      );
+    let unknown = 0;
+    const bar = progress("generated", inputs.length * n);
+    for (let start = 0; start < inputs.length; start += promptsPerCall) {
+      const chunk = inputs.slice(start, start + promptsPerCall);
+      const generations = await policy.generate(chunk, {
+        temperature: options.temperature,
+        topP: options.topP,
+        topK: options.topK,
+        maxNewTokens: options.maxTokens,
+        seed: options.seed + start * n,
+        chat: options.chat,
+        n,
+        vocabLimit: options.vocabLimit,
+        warnUnknownTokens: false,
+      });
       generations.forEach((g, j) => {
-        const { i, k } = chunk[j]!;
         const mean = g.logprobs.reduce((a, b) => a + b, 0) / Math.max(g.logprobs.length, 1);
+        unknown += g.unknownTokens;
         out.push(
           JSON.stringify({
-            prompt_index: i,
-            sample: k,
+            prompt_index: start + Math.floor(j / n),
+            sample: j % n,
             text: g.text,
             tokens: g.tokens,
             logprobs: g.logprobs,
+            entropy: g.entropy,
             mean_logprob: mean,
             finish_reason: g.finishReason,
+            ...(g.unknownTokens > 0 ? { unknown_tokens: g.unknownTokens } : {}),
           }),
         );
       });
-      bar.tick(start + chunk.length);
+      bar.tick((start + chunk.length) * n);
     }
     bar.end();
     writeLines(out, options.out);
+    if (unknown > 0) {
+      process.stderr.write(
+        `lgpo-run: warning: ${unknown} generated token id(s) are not in the tokenizer and decoded to nothing ` +
+          "(see unknown_tokens; --vocab-limit never samples them)\n",
+      );
+    }
   } finally {
     policy.dispose();
   }

@@ -6,10 +6,11 @@ import { Command, CommanderError, Option } from "commander";
 
 import { VERSION } from "../version.js";
 import { dashboard } from "./dashboard.js";
+import { registerBench } from "./bench.js";
 import { exitCodeOf, oneLine } from "./errors.js";
 import { download } from "./download.js";
 import { generate } from "./generate.js";
-import { integer, number } from "./options.js";
+import { integer, limitOrNone, number } from "./options.js";
 import { report } from "./report.js";
 import { score } from "./score.js";
 import { verify } from "./verify.js";
@@ -54,14 +55,19 @@ export function program(): Command {
     .option("--prompt <text>", "one prompt")
     .option("--input <file>", "JSONL file of prompts")
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
-    .option("--n <n>", "samples per prompt", integer(1), 1)
+    .option("--n <n>", "samples per prompt (one prefill per prompt)", integer(1), 1)
     .option("--temperature <t>", "softmax temperature; 0 is greedy", number(0, 100), 1)
     .option("--top-p <p>", "nucleus sampling threshold", number(Number.MIN_VALUE, 1), 1)
     .option("--top-k <k>", "keep the k most likely tokens; 0 keeps all", integer(0), 0)
     .option("--max-tokens <n>", "new tokens per sample at most", integer(1), 256)
     .option("--seed <seed>", "random seed", integer(0), 0)
     .option("--chat", "wrap each text prompt as a user message in the model's chat template", false)
-    .option("--batch-size <n>", "rows generated together", integer(1), 16)
+    .option("--batch-size <n>", "rows generated together (whole groups of --n samples)", integer(1), 16)
+    .option(
+      "--vocab-limit <n>",
+      "never sample ids >= n, or 'none' (default: the tokenizer's size when the model's vocabulary is padded past it)",
+      limitOrNone,
+    )
     .addOption(device())
     .action((o) => generate(o));
 
@@ -164,6 +170,8 @@ export function program(): Command {
     .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
     .option("--title <text>", "page title (default: the run names)")
     .action((dirs: string[], o) => dashboard(dirs, o));
+
+  registerBench(cli);
 
   return cli;
 }

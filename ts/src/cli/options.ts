@@ -19,3 +19,18 @@ export function number(min: number, max: number) {
     return n;
   };
 }
+
+/** A positive integer, or `none` (returned as `false`). */
+export function limitOrNone(value: string): number | false {
+  return value === "none" ? false : integer(1)(value);
+}
+
+/** A comma-separated list of integers >= `min`. */
+export function integerList(min: number) {
+  return (value: string): number[] => {
+    const parse = integer(min);
+    const list = value.split(",").map((v) => parse(v.trim()));
+    if (list.length === 0) throw new InvalidArgumentError(`expected a comma-separated list, got "${value}"`);
+    return list;
+  };
+}

@@ -64,8 +64,25 @@ export interface GenerateOptions {
   seed?: number;
   /** Wrap string prompts as a user message in the chat template. */
   chat?: boolean;
-  /** Samples per prompt (default 1); the result is prompt-major: row `i * n + k` is sample k of prompt i. */
+  /**
+   * Samples per prompt (a GRPO group; default 1): `generate` returns `prompts.length * n`
+   * generations, prompt-major (generation `i * n + k` is sample k of prompt i). Each prompt is
+   * prefilled once and its KV cache shared by its samples.
+   */
   n?: number;
+  /**
+   * Ids at or above this are never generated, and log-probs and entropies are those of the
+   * distribution over the ids below it (as vLLM and TRL do). Default: the tokenizer's size,
+   * added tokens included, when the checkpoint has a tokenizer smaller than its embedding table
+   * (Qwen2.5 pads 151,665 tokens to 151,936 rows, whose extra rows decode to nothing); otherwise
+   * no limit. `false`: no limit. Set a number for checkpoints without tokenizer files.
+   */
+  vocabLimit?: number | false;
+  /**
+   * Emit one process warning when generated ids are not in the tokenizer (they decode to
+   * nothing; see {@link Generation.unknownTokens}). Default true.
+   */
+  warnUnknownTokens?: boolean;
 }
 
 /** One generated continuation. */
@@ -76,6 +93,13 @@ export interface Generation {
   text: string;
   /** Sampling log-prob of each token. */
   logprobs: number[];
+  /**
+   * Entropy (nats) of the next-token distribution at each token: softmax(logits / temperature)
+   * over the allowed ids, before top-k/top-p (temperature 1 when greedy).
+   */
+  entropy: number[];
+  /** Generated ids the tokenizer lacks, decoded to nothing in `text` (0 without a tokenizer). */
+  unknownTokens: number;
   finishReason: "stop" | "length";
 }
 
@@ -162,14 +186,17 @@ export class Policy {
     return this.inner.disposed;
   }
 
-  /** Samples one continuation per prompt (strings need a tokenizer). */
+  /**
+   * Samples `options.n` (default 1) continuations per prompt, prompt-major (strings need a
+   * tokenizer). Ids past the tokenizer are not sampled by default (see
+   * {@link GenerateOptions.vocabLimit}); any generated id the tokenizer lacks decodes to nothing
+   * and is counted, with one warning per call.
+   */
   async generate(prompts: Array<string | number[]>, options: GenerateOptions = {}): Promise<Generation[]> {
     if (!Array.isArray(prompts)) throw new TypeError(`prompts must be an array, got ${describe(prompts)}`);
     const n = options.n ?? 1;
-    if (!Number.isInteger(n) || n < 1) throw new TypeError(`n must be an integer >= 1, got ${describe(n)}`);
-    const promptIds = prompts
-      .map((p, i) => this.promptIds(p, `prompts[${i}]`, options.chat ?? false))
-      .flatMap((ids) => Array.from({ length: n }, () => ids));
+    if (!Number.isInteger(n) || n < 1) throw new TypeError(`options.n must be a positive integer, got ${describe(n)}`);
+    const promptIds = prompts.map((p, i) => this.promptIds(p, `prompts[${i}]`, options.chat ?? false));
     const out = await this.inner.generate(promptIds, {
       temperature: options.temperature,
       topK: options.topK,
@@ -177,14 +204,33 @@ export class Policy {
       maxNewTokens: options.maxNewTokens,
       stopTokenIds: options.stopTokenIds ?? this.stopIds,
       seed: options.seed ?? this.seed,
+      n,
+      vocabLimit: this.vocabLimit(options.vocabLimit),
     });
-    return out.map((g, i) => ({
-      promptIds: promptIds[i]!,
-      tokens: g.tokens,
-      text: this.tokenizer?.decode(g.tokens, { skipSpecialTokens: true }) ?? "",
-      logprobs: g.logprobs,
-      finishReason: g.finishReason,
-    }));
+    let unknown = 0;
+    const generations = out.map((g, r): Generation => {
+      const decoded = this.tokenizer?.decodeLenient(g.tokens, { skipSpecialTokens: true });
+      unknown += decoded?.unknownTokens ?? 0;
+      return {
+        promptIds: promptIds[Math.floor(r / n)]!,
+        tokens: g.tokens,
+        text: decoded?.text ?? "",
+        logprobs: g.logprobs,
+        entropy: g.entropy,
+        unknownTokens: decoded?.unknownTokens ?? 0,
+        finishReason: g.finishReason,
+      };
+    });
+    if (unknown > 0 && (options.warnUnknownTokens ?? true)) {
+      process.emitWarning(
+        `${unknown} generated token id(s) are not in the tokenizer's vocabulary of ${this.tokenizer!.vocabSize} and decoded to nothing`,
+        {
+          code: "LGPO_UNKNOWN_TOKENS",
+          detail: "Set GenerateOptions.vocabLimit to the tokenizer's size to never sample them.",
+        },
+      );
+    }
+    return generations;
   }
 
   /** Log-probs and entropies of every response token, without gradient. */
@@ -232,6 +278,20 @@ export class Policy {
   /** Frees the model and optimizer; later calls throw. */
   dispose(): void {
     this.inner.dispose();
+  }
+
+  /** The vocabulary limit to sample under: the option, else the tokenizer's size when the model's vocabulary is larger. */
+  private vocabLimit(option: number | false | undefined): number | undefined {
+    if (option === false) return undefined;
+    if (option !== undefined) {
+      if (!Number.isInteger(option) || option < 1) {
+        throw new TypeError(`options.vocabLimit must be a positive integer or false, got ${describe(option)}`);
+      }
+      return option;
+    }
+    const modelVocab = this.config.vocab_size as number;
+    const tokenizerVocab = this.tokenizer?.vocabSize;
+    return tokenizerVocab !== undefined && tokenizerVocab < modelVocab ? tokenizerVocab : undefined;
   }
 
   private promptIds(prompt: string | number[], name: string, chat: boolean): number[] {

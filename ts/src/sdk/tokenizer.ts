@@ -43,6 +43,16 @@ export class Tokenizer {
     return this.inner.decode(Array.from(ids), options.skipSpecialTokens ?? false);
   }
 
+  /**
+   * Text of model output `ids`: ids the tokenizer lacks (rows of a padded embedding table) decode
+   * to nothing, as in Hugging Face tokenizers, and are counted in `unknownTokens`. For ids a user
+   * gives, {@link decode} stays strict.
+   */
+  decodeLenient(ids: number[], options: { skipSpecialTokens?: boolean } = {}): { text: string; unknownTokens: number } {
+    assertTokenIds(ids, "ids");
+    return this.inner.decodeLenient(Array.from(ids), options.skipSpecialTokens ?? false);
+  }
+
   /** Id of a token string, or `undefined` when it is not in the vocabulary. */
   tokenToId(token: string): number | undefined {
     return this.inner.tokenToId(token) ?? undefined;

@@ -60,6 +60,13 @@ impl<'m> Decoder<'m> {
 
     /// Feeds one token per held row and returns the next-token logits (B, V) f32.
     pub fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        let hidden = self.step_hidden(tokens)?;
+        self.logits(&hidden)
+    }
+
+    /// [`Decoder::step`] up to the final hidden states (B, d): the decoder layers without the LM
+    /// head (see [`Decoder::logits`]).
+    pub fn step_hidden(&mut self, tokens: &[u32]) -> Result<Tensor> {
         let n = self.rows();
         if tokens.len() != n {
             bail_input!("step got {} tokens for {n} rows", tokens.len());
@@ -71,7 +78,7 @@ impl<'m> Decoder<'m> {
         let bias = attention_bias(&self.key_mask, self.cache.len(), 1)?;
         let ids = Tensor::new(tokens, device)?.reshape((n, 1))?;
         let hidden = self.model.frozen_network().hidden(&ids, &positions, &bias, Some(&mut self.cache))?;
-        self.logits(&hidden.squeeze(1)?)
+        Ok(hidden.squeeze(1)?)
     }
 
     /// Keeps only `rows` (indices into the held rows, increasing): finished rows stop costing
@@ -80,14 +87,25 @@ impl<'m> Decoder<'m> {
         if rows.windows(2).any(|w| w[0] >= w[1]) || rows.last().is_some_and(|&r| r as usize >= self.rows()) {
             bail_input!("keep_rows: {rows:?} must be increasing indices below {}", self.rows());
         }
+        self.select_rows(rows)
+    }
+
+    /// Makes row i of the batch a copy of held row `rows[i]` (cache, mask and position), for any
+    /// indices below [`Decoder::rows`], repeats included: one prefill of a prompt then serves
+    /// several samples of it.
+    pub fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
+        if rows.is_empty() || rows.iter().any(|&r| r as usize >= self.rows()) {
+            bail_input!("select_rows: {} indices, each must be below {}", rows.len(), self.rows());
+        }
         let index = Tensor::new(rows, self.model.device())?;
-        self.cache.keep_rows(&index)?;
+        self.cache.select_rows(&index)?;
         self.key_mask = self.key_mask.index_select(&index, 0)?;
         self.next_positions = rows.iter().map(|&r| self.next_positions[r as usize]).collect();
         Ok(())
     }
 
-    fn logits(&self, last_hidden: &Tensor) -> Result<Tensor> {
+    /// Next-token logits (B, V) f32 of final hidden states (B, d): the LM head.
+    pub fn logits(&self, last_hidden: &Tensor) -> Result<Tensor> {
         let head = self.model.frozen_network().lm_head();
         Ok(last_hidden.matmul(&head.t()?)?.to_dtype(DType::F32)?)
     }

@@ -52,8 +52,9 @@ impl KvCache {
         self.len += t;
     }
 
-    /// Keeps only `rows` (indices into the current rows), e.g. to drop finished sequences.
-    pub fn keep_rows(&mut self, rows: &Tensor) -> Result<()> {
+    /// Makes row i a copy of current row `rows[i]` (u32 indices, repeats allowed): drops finished
+    /// sequences, or replicates a prefilled prompt for several samples.
+    pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
         for (k, v) in self.layers.iter_mut() {
             *k = k.index_select(rows, 0)?;
             *v = v.index_select(rows, 0)?;

@@ -119,6 +119,30 @@ pub(crate) fn matmul<A: WithDType>(
     }
 }
 
+/// Independent lanes of [`lane_max`]: partial results the compiler can vectorise.
+const MAX_LANES: usize = 8;
+
+/// The largest value of a non-empty slice in vectorisable lanes (NaN is skipped unless it is the
+/// first value).
+#[inline(always)]
+pub(crate) fn lane_max<A: PartialOrd + Copy>(values: &[A]) -> A {
+    let mut lanes = [values[0]; MAX_LANES];
+    let tiles = values.chunks_exact(MAX_LANES);
+    for &v in tiles.remainder() {
+        if v > lanes[0] {
+            lanes[0] = v;
+        }
+    }
+    for tile in tiles {
+        for (m, &v) in lanes.iter_mut().zip(tile) {
+            if v > *m {
+                *m = v;
+            }
+        }
+    }
+    lanes.into_iter().fold(lanes[0], |a, b| if b > a { b } else { a })
+}
+
 /// e^x in f32 to about 2 ulp, branch-free so that loops over it vectorise (unlike `f32::exp`, a
 /// libm call): x = n ln 2 + r with n = round(x / ln 2) and a Cody–Waite split of ln 2, e^r by
 /// Cephes' `expf` polynomial, 2^n from the exponent bits. Returns 0 below −87.3
@@ -127,13 +151,17 @@ pub(crate) fn matmul<A: WithDType>(
 pub(crate) fn exp_f32(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding and subtracting it rounds to an integer
     let clamped = x.clamp(-87.3, 88.0); // NaN stays NaN
-    let n = (clamped * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = clamped * std::f32::consts::LOG2_E + ROUND; // n in the low mantissa bits
+    let n = shifted - ROUND;
     let r = clamped - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
         + 0.5;
     let e_r = p * r * r + r + 1.0;
-    let e = e_r * f32::from_bits(((n as i32 + 127) << 23) as u32);
+    // 2^n = bits (n + 127) << 23, n ∈ [−126, 127]. Taken from `shifted`'s mantissa with integer
+    // lane ops (the shift drops its exponent and the 1.5 · 2^23), not with `n as i32`, whose
+    // saturating conversion does not vectorise.
+    let e = e_r * f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
     if x < -87.3 {
         0.0
     } else {

@@ -18,7 +18,7 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Storage, Tensor, WithDType};
 use rayon::prelude::*;
 
-use super::cpu::{contiguous_slice, dispatch_float, exp_f32, matmul, MatRef};
+use super::cpu::{contiguous_slice, dispatch_float, exp_f32, lane_max, matmul, MatRef};
 use crate::model::{check_token_stats_inputs, token_stats_naive, TokenStats};
 use crate::Result;
 
@@ -128,21 +128,7 @@ impl<A: Accum> RowStats<A> {
 
     /// The state of one tile row of logits; `target` is the target's column if it is in the tile.
     fn of_logits(logits: &[A], target: Option<usize>) -> Self {
-        let mut lane_max = [logits[0]; LANES];
-        let tiles = logits.chunks_exact(LANES);
-        for &l in tiles.remainder() {
-            if l > lane_max[0] {
-                lane_max[0] = l;
-            }
-        }
-        for tile in tiles {
-            for (m, &l) in lane_max.iter_mut().zip(tile) {
-                if l > *m {
-                    *m = l;
-                }
-            }
-        }
-        let max = lane_max.into_iter().fold(lane_max[0], |a, b| if b > a { b } else { a });
+        let max = lane_max(logits);
         let (mut sum, mut shifted) = ([A::zero(); LANES], [A::zero(); LANES]);
         let mut add = |lane: usize, l: A| {
             let x = l - max;

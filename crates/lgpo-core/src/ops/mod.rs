@@ -13,7 +13,7 @@
 //! The fused CPU kernels run on CPU tensors; on other devices the public functions use the
 //! (differentiable) reference composition until device kernels exist.
 
-mod cpu;
+pub(crate) mod cpu;
 pub mod fused_logprob;
 pub mod rms_norm;
 pub mod rope;
