@@ -27,7 +27,13 @@ function run(label, command, args) {
   }
 }
 
-run("Rust tests (cargo test --release, the addon's target)", "cargo", ["test", "--workspace", "--release", "--target", hostTriple()]);
+run("Rust tests (cargo test --release, the addon's target)", "cargo", [
+  "test",
+  "--workspace",
+  "--release",
+  "--target",
+  hostTriple(),
+]);
 run("building the addon and the TypeScript package if stale", "node", ["scripts/build.mjs"]);
 run("checking the browser of the report tests", "node", ["scripts/ensure-chromium.mjs"]);
 run("TypeScript suites (vitest)", "npx", ["vitest", "run"]);
