@@ -16,6 +16,7 @@ export interface GenerateCliOptions {
   seed: number;
   chat: boolean;
   device?: "cpu" | "cuda";
+  dtype?: "f32" | "bf16" | "f16";
   batchSize: number;
 }
 
@@ -34,7 +35,7 @@ function prompts(options: GenerateCliOptions): Array<string | number[]> {
 
 export async function generate(options: GenerateCliOptions): Promise<void> {
   const inputs = prompts(options);
-  const policy = await Policy.load(options.model, { device: options.device, seed: options.seed });
+  const policy = await Policy.load(options.model, { device: options.device, dtype: options.dtype, seed: options.seed });
   try {
     if (inputs.some((p) => typeof p === "string") && policy.tokenizer === undefined) {
       throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids instead of text`);

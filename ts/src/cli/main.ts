@@ -12,6 +12,8 @@ import { score } from "./score.js";
 import { verify } from "./verify.js";
 
 const device = () => new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
+const dtype = () =>
+  new Option("--dtype <dtype>", "compute dtype (default: f32 on cpu, bf16 on cuda)").choices(["f32", "bf16", "f16"]);
 
 export function program(): Command {
   const cli = new Command("lgpo-run")
@@ -31,6 +33,7 @@ export function program(): Command {
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
     .option("--batch-size <n>", "sequences per forward pass", integer(1), 8)
     .addOption(device())
+    .addOption(dtype())
     .action((o) => score(o));
 
   cli
@@ -49,6 +52,7 @@ export function program(): Command {
     .option("--chat", "wrap each text prompt as a user message in the model's chat template", false)
     .option("--batch-size <n>", "rows generated together", integer(1), 16)
     .addOption(device())
+    .addOption(dtype())
     .action((o) => generate(o));
 
   cli

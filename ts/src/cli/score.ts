@@ -8,6 +8,7 @@ export interface ScoreOptions {
   input: string;
   out?: string;
   device?: "cpu" | "cuda";
+  dtype?: "f32" | "bf16" | "f16";
   batchSize: number;
 }
 
@@ -31,7 +32,7 @@ function parseLine(value: Record<string, unknown>, where: string): ScoreInput {
 
 export async function score(options: ScoreOptions): Promise<void> {
   const rows = readJsonl(options.input).map(({ line, value }) => parseLine(value, `${options.input}:${line}`));
-  const policy = await Policy.load(options.model, { device: options.device });
+  const policy = await Policy.load(options.model, { device: options.device, dtype: options.dtype });
   try {
     if (rows.some((r) => "prompt" in r) && policy.tokenizer === undefined) {
       throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids/response_ids instead of text`);
