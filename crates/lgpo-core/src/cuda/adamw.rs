@@ -1,6 +1,6 @@
 //! Launchers of `adamw.cu`: the in-place moment and parameter updates on f32 tensors.
 
-use candle_core::cuda_backend::cudarc::driver::{DeviceSlice, PushKernelArg};
+use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
 use candle_core::cuda_backend::WrapErr;
 use candle_core::{CudaStorage, Layout};
 
