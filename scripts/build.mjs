@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+// LGPO_CARGO_FEATURES=cuda builds the addon with CUDA (after `. .cuda/env.sh`; docs/gpu.md).
+const features = process.env.LGPO_CARGO_FEATURES ? ["--features", process.env.LGPO_CARGO_FEATURES] : [];
 
 function run(label, command, args, cwd) {
   process.stderr.write(`lgpo: ${label}\n`);
@@ -19,7 +21,7 @@ function run(label, command, args, cwd) {
 run(
   "building the native addon (cargo build --release; several minutes on a first install)",
   "npx",
-  ["napi", "build", "--platform", "--release"],
+  ["napi", "build", "--platform", "--release", ...features],
   `${root}/bindings/node`,
 );
 run("building the TypeScript package (tsc)", "npx", ["tsc", "-p", "ts/tsconfig.json"], root);

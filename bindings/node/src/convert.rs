@@ -9,34 +9,14 @@ use crate::errors::{core_error, invalid};
 use lgpo_core::generate::SamplingParams;
 use lgpo_core::model::Sequence;
 
-/// A device name: `cpu`, `cuda` or `cuda:N`.
+/// A device name: `cpu`, `cuda` or `cuda:N` (see `lgpo_core::device::parse_device`).
 pub fn device(name: Option<&str>) -> Result<Device> {
-    match name.unwrap_or("cpu") {
-        "cpu" => Ok(Device::Cpu),
-        other => {
-            let ordinal = match other.strip_prefix("cuda") {
-                Some("") => 0,
-                Some(rest) => rest
-                    .strip_prefix(':')
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| invalid(format!("device: `{other}` is not cpu, cuda or cuda:N")))?,
-                None => return Err(invalid(format!("device: `{other}` is not cpu, cuda or cuda:N"))),
-            };
-            Device::new_cuda(ordinal).map_err(|e| invalid(format!("device: cannot use {other}: {e}")))
-        }
-    }
+    core(lgpo_core::device::parse_device(name.unwrap_or("cpu")))
 }
 
 /// A dtype name: `f32`, `bf16` or `f16`; the default is f32 on CPU and bf16 on CUDA.
 pub fn dtype(name: Option<&str>, device: &Device) -> Result<DType> {
-    match name {
-        None if device.is_cpu() => Ok(DType::F32),
-        None => Ok(DType::BF16),
-        Some("f32") => Ok(DType::F32),
-        Some("bf16") => Ok(DType::BF16),
-        Some("f16") => Ok(DType::F16),
-        Some(other) => Err(invalid(format!("dtype: `{other}` is not f32, bf16 or f16"))),
-    }
+    core(lgpo_core::device::parse_dtype(name, device))
 }
 
 /// A JSON config object deserialised into a core config; errors name the field.

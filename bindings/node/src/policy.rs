@@ -39,7 +39,8 @@ pub struct LoadOptions {
     /// `f32` (default on CPU), `bf16` (default on CUDA) or `f16`.
     pub dtype: Option<String>,
     /// Training settings: the core's `TrainConfig` as JSON (`optimizer`, `schedule`,
-    /// `max_grad_norm`, `micro_batch_size`, `skip_zero_advantage`, `seed`).
+    /// `max_grad_norm`, `micro_batch_size`, `skip_zero_advantage`, `seed`,
+    /// `activation_checkpointing`).
     pub train: Option<serde_json::Value>,
 }
 

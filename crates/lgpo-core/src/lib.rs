@@ -9,11 +9,15 @@
 //! - [`ops`]: custom ops with forward and backward (rms_norm, rope, the fused per-token log-prob).
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
+//! - [`device`]: devices and compute dtypes by name (`cpu`, `cuda:N`; `f32`, `bf16`).
 
 // `!(x > 0.0)` is written on purpose throughout: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod checkpoint;
+#[cfg(feature = "cuda")]
+mod cuda;
+pub mod device;
 pub mod error;
 pub mod generate;
 pub mod model;

@@ -107,9 +107,34 @@ describe("lgpo-run score", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("computes in bf16 with --dtype bf16, within 2% of f32", () => {
+    const input = file("dtype.jsonl", [{ prompt_ids: [5, 6, 7], response_ids: [8, 9, 10] }]);
+    const rows = ["f32", "bf16"].map((dtype) => {
+      const r = run("score", "--model", TINY_TIED, "--input", input, "--dtype", dtype);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim());
+    });
+    const [f32, bf16] = rows;
+    expect(bf16.logprobs).not.toEqual(f32.logprobs);
+    bf16.logprobs.forEach((lp: number, i: number) => {
+      expect(Math.abs(lp - f32.logprobs[i])).toBeLessThan(0.02 * Math.abs(f32.logprobs[i]) + 0.01);
+    });
+  });
+
+  it("names the missing CUDA support or the bad dtype in one line", () => {
+    const input = file("cuda.jsonl", [{ prompt_ids: [1], response_ids: [2] }]);
+    const cuda = run("score", "--model", TINY_TIED, "--input", input, "--device", "cuda");
+    expect(cuda.code).toBe(2);
+    expect(cuda.stderr).toMatch(/device.*cuda/);
+    expect(cuda.stderr.trim().split("\n")).toHaveLength(1);
+    const dtype = run("score", "--model", TINY_TIED, "--input", input, "--dtype", "f64");
+    expect(dtype.code).toBe(2);
+    expect(dtype.stderr).toMatch(/--dtype/);
+  });
+
   it("documents every option in --help", () => {
     const score = run("score", "--help").stdout;
-    for (const o of ["--model", "--input", "--out", "--batch-size", "--device"]) expect(score).toContain(o);
+    for (const o of ["--model", "--input", "--out", "--batch-size", "--device", "--dtype"]) expect(score).toContain(o);
     const gen = run("generate", "--help").stdout;
     for (const o of [
       "--prompt",
@@ -121,6 +146,7 @@ describe("lgpo-run score", () => {
       "--max-tokens",
       "--seed",
       "--chat",
+      "--dtype",
     ]) {
       expect(gen).toContain(o);
     }

@@ -159,6 +159,29 @@ describe("Policy", () => {
   });
 });
 
+describe("Policy.load options", () => {
+  it("passes dtype and activation checkpointing to the core: same step with and without, bf16 close to f32", async () => {
+    const seqs = goldenSequences().map(({ promptIds, responseIds }) => ({ promptIds, responseIds }));
+    const minibatch = { sequences: seqs, advantages: [1, -1, 0.5] };
+    const step = async (options: Parameters<typeof Policy.load>[1]) => {
+      const p = await Policy.load(TINY_TIED, options);
+      try {
+        return await p.trainStep(minibatch, { name: "pg" });
+      } finally {
+        p.dispose();
+      }
+    };
+    const full = await step({ train: { micro_batch_size: 2 } });
+    const checkpointed = await step({ train: { micro_batch_size: 2, activation_checkpointing: true } });
+    expect(checkpointed.loss).toBe(full.loss);
+    expect(checkpointed.grad_norm).toBeCloseTo(full.grad_norm!, 5);
+    const bf16 = await step({ dtype: "bf16", train: { micro_batch_size: 2 } });
+    expect(bf16.loss).not.toBe(full.loss);
+    expect(Math.abs(bf16.loss! - full.loss!)).toBeLessThan(2e-2 * Math.abs(full.loss!));
+    await expect(Policy.load(TINY_TIED, { device: "cuda:0" })).rejects.toThrow(/device/);
+  });
+});
+
 describe("objectives.evaluate", () => {
   it("gives the policy-gradient derivative -A / tokens for pg", () => {
     const r = objectives.evaluate({ name: "pg" }, { logprobs: [[-1, -2], [-0.5]], advantages: [2, -1] });

@@ -15,7 +15,7 @@ import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { readEvents } from "../../../ts/src/logging/tensorboard.js";
 import { defineReward } from "../../../ts/src/rewards/custom.js";
 import { Policy } from "../../../ts/src/sdk/policy.js";
-import { TrainingError } from "../../../ts/src/trainer/session.js";
+import { loadOptions, TrainingError } from "../../../ts/src/trainer/session.js";
 import { train } from "../../../ts/src/trainer/train.js";
 import { tinyByteModel } from "./tiny_model.js";
 
@@ -186,6 +186,28 @@ describe("train", () => {
     });
   });
 
+  it("passes trainer.activation_checkpointing and model.dtype to the core: same run up to float noise", async () => {
+    const trainer = { steps: 2, n_updates: 2, optimizer: { lr: 0.02 }, micro_batch_size: 3 };
+    const plain = runDir();
+    await train(config({ trainer }), { runDir: plain, reward: parity });
+    const checkpointed = runDir();
+    await train(config({ trainer: { ...trainer, activation_checkpointing: true } }), {
+      runDir: checkpointed,
+      reward: parity,
+    });
+    const [a, b] = [plain, checkpointed].map((d) =>
+      readJsonlObjects(join(d, "metrics.jsonl")).filter((l) => "reward/mean" in l),
+    );
+    expect(b).toHaveLength(2);
+    b!.forEach((l, i) => {
+      expect(l["reward/mean"]).toBe(a![i]!["reward/mean"]);
+      expect(l.grad_norm as number).toBeCloseTo(a![i]!.grad_norm as number, 4);
+    });
+    expect(
+      loadOptions(config({ trainer: { ...trainer, activation_checkpointing: true } }), 4, false).train,
+    ).toMatchObject({ activation_checkpointing: true });
+    expect(loadOptions(config({ model: { path: model, dtype: "bf16" } }), 4, false)).toMatchObject({ dtype: "bf16" });
+  });
   it("resumes exactly: an interrupted run continued from its checkpoint equals an uninterrupted one", async () => {
     const whole = runDir();
     await train(config({ trainer: { steps: 4, n_updates: 2, optimizer: { lr: 0.02 }, micro_batch_size: 3 } }), {

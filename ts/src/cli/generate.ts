@@ -18,6 +18,7 @@ export interface GenerateCliOptions {
   seed: number;
   chat: boolean;
   device?: "cpu" | "cuda";
+  dtype?: "f32" | "bf16" | "f16";
   batchSize: number;
   /** Ids at or above it are never sampled; `false`: no limit; undefined: the SDK's default. */
   vocabLimit?: number | false;
@@ -40,6 +41,7 @@ export async function generate(options: GenerateCliOptions): Promise<void> {
   const inputs = prompts(options);
   const policy = await Policy.load(options.model, {
     device: options.device,
+    dtype: options.dtype,
     revision: options.revision,
     offline: options.offline,
     seed: options.seed,

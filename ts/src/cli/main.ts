@@ -23,6 +23,8 @@ const revision = () => new Option("--revision <rev>", "branch, tag or commit of 
 const offline = () => new Option("--offline", "never touch the network: use the hub cache only (as HF_HUB_OFFLINE=1)");
 
 const device = () => new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
+const dtype = () =>
+  new Option("--dtype <dtype>", "compute dtype (default: f32 on cpu, bf16 on cuda)").choices(["f32", "bf16", "f16"]);
 
 export function program(): Command {
   const cli = new Command("lgpo-run")
@@ -44,6 +46,7 @@ export function program(): Command {
     .option("--out <file>", "output JSONL file (default: stdout); written atomically")
     .option("--batch-size <n>", "sequences per forward pass", integer(1), 8)
     .addOption(device())
+    .addOption(dtype())
     .action((o) => score(o));
 
   cli
@@ -69,6 +72,7 @@ export function program(): Command {
       limitOrNone,
     )
     .addOption(device())
+    .addOption(dtype())
     .action((o) => generate(o));
 
   cli

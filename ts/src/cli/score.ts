@@ -10,6 +10,7 @@ export interface ScoreOptions {
   input: string;
   out?: string;
   device?: "cpu" | "cuda";
+  dtype?: "f32" | "bf16" | "f16";
   batchSize: number;
 }
 
@@ -35,6 +36,7 @@ export async function score(options: ScoreOptions): Promise<void> {
   const rows = readJsonl(options.input).map(({ line, value }) => parseLine(value, `${options.input}:${line}`));
   const policy = await Policy.load(options.model, {
     device: options.device,
+    dtype: options.dtype,
     revision: options.revision,
     offline: options.offline,
   });

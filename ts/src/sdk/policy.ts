@@ -28,13 +28,23 @@ export interface TrainConfig {
   skip_zero_advantage?: boolean;
   /** Seed of the random gates. */
   seed?: number;
+  /**
+   * Recompute each decoder layer's forward in the backward instead of keeping its activations
+   * (same gradients, activation memory of one layer, about one more forward of compute; default
+   * false). For large models at long lengths, e.g. Qwen2.5-3B on one 80 GB GPU.
+   */
+  activation_checkpointing?: boolean;
 }
 
 /** Options of {@link Policy.load}. */
 export interface LoadOptions {
-  /** `cpu` (default), `cuda` or `cuda:N`. */
+  /** `cpu` (default), `cuda` or `cuda:N` (CUDA needs an addon built with the `cuda` feature: docs/gpu.md). */
   device?: "cpu" | "cuda" | `cuda:${number}`;
-  /** Compute dtype: f32 (default on CPU) or bf16 (default on CUDA), or f16. */
+  /**
+   * Compute dtype: f32 (default on CPU) or bf16 (default on CUDA), or f16. With bf16/f16 the
+   * weights and activations are bf16/f16 while master weights, optimizer state, log-probs and
+   * losses stay f32.
+   */
   dtype?: "f32" | "bf16" | "f16";
   /** Default seed of generation and of the random gates. */
   seed?: number;

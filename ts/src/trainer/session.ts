@@ -88,6 +88,7 @@ function coreTrainConfig(config: TrainConfig, optimizerSteps: number) {
     max_grad_norm: t.max_grad_norm,
     micro_batch_size: t.micro_batch_size,
     skip_zero_advantage: t.skip_zero_advantage,
+    activation_checkpointing: t.activation_checkpointing,
     seed: config.seed,
   };
 }

@@ -238,9 +238,9 @@ impl Network {
         bias: &Tensor,
         mut cache: Option<&mut KvCache>,
     ) -> Result<Tensor> {
-        let (b, t) = ids.dims2()?;
+        let t = ids.dim(1)?;
         let rot = self.rotary.angles(positions)?;
-        let mut x = self.embed_tokens.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, ()))?;
+        let mut x = self.embed(ids)?;
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(&x, &rot, bias, cache.as_deref_mut().map(|c| (c, i)))?;
         }
@@ -248,6 +248,33 @@ impl Network {
             cache.advance(t);
         }
         self.norm.forward(&x)
+    }
+
+    /// The embeddings (B, T, d) of token ids (B, T) u32: the input of the first layer.
+    pub(crate) fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        Ok(self.embed_tokens.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, ()))?)
+    }
+
+    /// Rotary angles (cos, sin), each (B, T, D/2), for positions (B, T) u32.
+    pub(crate) fn angles(&self, positions: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.rotary.angles(positions)
+    }
+
+    /// Number of decoder layers.
+    pub(crate) fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Decoder layer `i` on x (B, T, d), without a cache: the unit activation checkpointing
+    /// recomputes.
+    pub(crate) fn layer(&self, i: usize, x: &Tensor, rot: &(Tensor, Tensor), bias: &Tensor) -> Result<Tensor> {
+        self.layers[i].forward(x, rot, bias, None)
+    }
+
+    /// The final norm applied to the last layer's output.
+    pub(crate) fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        self.norm.forward(x)
     }
 
     /// The LM head's weight (V, d).

@@ -5,6 +5,7 @@
 //! Written on candle ops that have a backward pass (see [`crate::ops`]); candle-transformers'
 //! qwen2 is not used because its fused ops stop gradients and it has no per-row positions.
 
+mod backprop;
 mod batch;
 mod config;
 mod kv_cache;
@@ -17,6 +18,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
 
+pub use backprop::ParamGrads;
 pub use batch::{Sequence, SequenceBatch};
 pub use config::Qwen2Config;
 pub use kv_cache::KvCache;
@@ -171,12 +173,23 @@ impl Qwen2 {
     /// [`Qwen2::response_stats`] through the given log-prob `path`.
     pub fn response_stats_with(&self, batch: &SequenceBatch, grad: Grad, path: LogprobPath) -> Result<TokenStats> {
         let hidden = self.forward_hidden(&batch.input_ids, &batch.attention_mask, &batch.position_ids, grad)?;
+        self.response_stats_of_hidden(&hidden, batch, self.network(grad).lm_head(), path)
+    }
+
+    /// The response statistics of `batch` from its final hidden states (B, T, d) and `head`.
+    fn response_stats_of_hidden(
+        &self,
+        hidden: &Tensor,
+        batch: &SequenceBatch,
+        head: &Tensor,
+        path: LogprobPath,
+    ) -> Result<TokenStats> {
         let (b, r) = (batch.len(), batch.response_width);
         let d = self.config.hidden_size;
         // Response token j (column P + j) is predicted at column P + j − 1.
         let scored = hidden.narrow(1, batch.prompt_width - 1, r)?.reshape((b * r, d))?;
         let targets = batch.response_ids()?.flatten_all()?;
-        let stats = path.token_stats(&scored, self.network(grad).lm_head(), &targets)?;
+        let stats = path.token_stats(&scored, head, &targets)?;
         Ok(TokenStats { logprobs: stats.logprobs.reshape((b, r))?, entropy: stats.entropy.reshape((b, r))? })
     }
 

@@ -19,6 +19,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Storage, 
 use rayon::prelude::*;
 
 use super::cpu::{contiguous_slice, dispatch_float, exp_f32, lane_max, matmul, MatRef};
+use super::has_kernel;
 use crate::model::{check_token_stats_inputs, token_stats_naive, TokenStats};
 use crate::Result;
 
@@ -30,14 +31,35 @@ pub const CHUNK_TOKENS: usize = 1024;
 /// the three tile matmuls (logits, dL/dh, dL/dW) large enough for gemm's full speed.
 pub const CHUNK_VOCAB: usize = 512;
 
-/// Block and tile sizes (tests use small ones to cover many tiles and ragged edges).
-#[derive(Debug, Clone, Copy)]
-struct Chunks {
-    tokens: usize,
-    vocab: usize,
+/// Hidden rows per block on CUDA: a (4096, 8192) f32 logits tile is 128 MiB, and the products
+/// are large enough for cuBLAS's full speed.
+pub const CUDA_CHUNK_TOKENS: usize = 4096;
+/// Head rows per tile on CUDA.
+pub const CUDA_CHUNK_VOCAB: usize = 8192;
+
+/// Block and tile sizes of the fused kernels (tests use small ones to cover many tiles and
+/// ragged edges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunks {
+    /// Hidden rows per block.
+    pub tokens: usize,
+    /// Head rows per tile.
+    pub vocab: usize,
 }
 
 const DEFAULT_CHUNKS: Chunks = Chunks { tokens: CHUNK_TOKENS, vocab: CHUNK_VOCAB };
+const CUDA_CHUNKS: Chunks = Chunks { tokens: CUDA_CHUNK_TOKENS, vocab: CUDA_CHUNK_VOCAB };
+
+impl Chunks {
+    /// The default sizes for tensors on `device`.
+    pub fn for_device(device: &Device) -> Self {
+        if device.is_cuda() {
+            CUDA_CHUNKS
+        } else {
+            DEFAULT_CHUNKS
+        }
+    }
+}
 
 /// Output (N, 3): log p(target), entropy, log-sum-exp (kept for the backward).
 struct FusedLogprob {
@@ -356,6 +378,22 @@ impl CustomOp3 for FusedLogprob {
         })
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        hs: &candle_core::CudaStorage,
+        hl: &Layout,
+        ws: &candle_core::CudaStorage,
+        wl: &Layout,
+        ts: &candle_core::CudaStorage,
+        tl: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let n = hl.shape().dims2()?.0;
+        let inputs = crate::cuda::fused_logprob::Inputs { hidden: (hs, hl), head: (ws, wl), targets: (ts, tl) };
+        let out = crate::cuda::fused_logprob::forward(&inputs, self.chunks.into())?;
+        Ok((out, Shape::from((n, 3))))
+    }
+
     /// With p_ij = softmax(l_i)_j, l = h Wᵀ, and g_i = dL/dlogp_i (only the log-prob column
     /// carries gradient; the entropy is detached and the lse is internal):
     ///   dL/dl_ij = g_i (1[j = t_i] − p_ij)
@@ -369,6 +407,10 @@ impl CustomOp3 for FusedLogprob {
         res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if !hidden.device().is_cpu() {
+            let (dh, dw) = backward_by_op(hidden, head, targets, res, grad, self.chunks)?;
+            return Ok((Some(dh), Some(dw), None));
+        }
         let column = |t: &Tensor, c: usize| t.narrow(1, c, 1)?.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>();
         let (lse, g) = (column(res, 2)?, column(grad, 0)?);
         let (n, d) = hidden.dims2()?;
@@ -393,13 +435,129 @@ impl CustomOp3 for FusedLogprob {
     }
 }
 
+/// The backward of [`FusedLogprob`] as one op over the rows given (the caller drops the rows
+/// without gradient): from hidden (n, d), head (V, d), targets (n) and each row's lse and
+/// g = dL/dlogp (n, accumulation type) it returns [dL/dh (n, d); dL/dW (V, d)] as one
+/// (n + V, d) tensor of the accumulation type. The CUDA backward; on CPU (where the backward
+/// calls the kernel directly) it checks the plumbing in tests.
+struct FusedLogprobGrad {
+    chunks: Chunks,
+    lse: Tensor,
+    g: Tensor,
+}
+
+impl CustomOp3 for FusedLogprobGrad {
+    fn name(&self) -> &'static str {
+        "lgpo-fused-logprob-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        hs: &CpuStorage,
+        hl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        ts: &CpuStorage,
+        tl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, d) = hl.shape().dims2()?;
+        let v = wl.shape().dims2()?.0;
+        let targets = contiguous_slice::<u32>(ts, tl, self.name())?;
+        let (lse, g) =
+            (self.lse.to_dtype(DType::F64)?.to_vec1::<f64>()?, self.g.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+        dispatch_float!(hs, self.name(), |T| {
+            let h = contiguous_slice::<T>(hs, hl, self.name())?;
+            let w = contiguous_slice::<T>(ws, wl, self.name())?;
+            let acc = |x: &[f64]| x.iter().map(|&v| <T as Element>::Acc::from_f64(v)).collect::<Vec<_>>();
+            let (lse, g) = (acc(&lse), acc(&g));
+            let (mut out, dw) = backward_rows::<T, _>(Rows { h, targets, lse: &lse, g: &g }, w, d, self.chunks);
+            out.extend(dw);
+            Ok((<T as Element>::Acc::to_cpu_storage_owned(out), Shape::from((n + v, d))))
+        })
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        hs: &candle_core::CudaStorage,
+        hl: &Layout,
+        ws: &candle_core::CudaStorage,
+        wl: &Layout,
+        ts: &candle_core::CudaStorage,
+        tl: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let (n, d) = hl.shape().dims2()?;
+        let v = wl.shape().dims2()?.0;
+        let inputs = crate::cuda::fused_logprob::Inputs { hidden: (hs, hl), head: (ws, wl), targets: (ts, tl) };
+        let (lse, lse_layout) = self.lse.storage_and_layout();
+        let (g, g_layout) = self.g.storage_and_layout();
+        let (Storage::Cuda(lse), Storage::Cuda(g)) = (&*lse, &*g) else {
+            candle_core::bail!("{}: lse and g must be on the CUDA device", self.name())
+        };
+        let out = crate::cuda::fused_logprob::backward(&inputs, (lse, lse_layout), (g, g_layout), self.chunks.into())?;
+        Ok((out, Shape::from((n + v, d))))
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl From<Chunks> for crate::cuda::fused_logprob::Tiles {
+    fn from(c: Chunks) -> Self {
+        crate::cuda::fused_logprob::Tiles { tokens: c.tokens, vocab: c.vocab }
+    }
+}
+
+/// dL/dh and dL/dW through [`FusedLogprobGrad`], for the rows with a non-zero gradient only
+/// (padding, gated and zero-advantage tokens cost nothing); the other rows of dL/dh are zero.
+fn backward_by_op(
+    hidden: &Tensor,
+    head: &Tensor,
+    targets: &Tensor,
+    res: &Tensor,
+    grad: &Tensor,
+    chunks: Chunks,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let (n, d) = hidden.dims2()?;
+    let v = head.dim(0)?;
+    let acc = res.dtype();
+    let g = grad.narrow(1, 0, 1)?.flatten_all()?.to_dtype(acc)?;
+    let active: Vec<u32> = g
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?
+        .iter()
+        .enumerate()
+        .filter(|(_, &x)| x != 0.0)
+        .map(|(i, _)| i as u32)
+        .collect();
+    if active.is_empty() {
+        let zeros = |t: &Tensor| Tensor::zeros(t.shape(), t.dtype(), t.device());
+        return Ok((zeros(hidden)?, zeros(head)?));
+    }
+    let index = Tensor::new(active.as_slice(), hidden.device())?;
+    let every_row = active.len() == n;
+    let pick = |t: &Tensor| -> candle_core::Result<Tensor> {
+        if every_row {
+            t.contiguous()
+        } else {
+            t.index_select(&index, 0)?.contiguous()
+        }
+    };
+    let op = FusedLogprobGrad { chunks, lse: pick(&res.narrow(1, 2, 1)?.flatten_all()?)?, g: pick(&g)? };
+    let packed = pick(hidden)?.apply_op3_no_bwd(&head.contiguous()?, &pick(targets)?, &op)?; // (m + V, d)
+    let m = active.len();
+    let dh = packed.narrow(0, 0, m)?;
+    let dh = if every_row { dh } else { Tensor::zeros((n, d), acc, hidden.device())?.index_add(&index, &dh, 0)? };
+    let dw = packed.narrow(0, m, v)?;
+    Ok((dh.to_dtype(hidden.dtype())?, dw.to_dtype(head.dtype())?))
+}
+
 /// Log-prob of each target and entropy of each row's next-token distribution for `hidden`
 /// (N, d), `head` (V, d) and `targets` (N) u32, without materialising the (N, V) logits.
 ///
 /// The log-probs are differentiable in `hidden` and `head` (a tied head is the embedding
 /// matrix, whose gradient then collects both uses); the entropy is a metric and carries no
-/// gradient. Both are f32 (f64 for f64 inputs). CPU kernel; on other devices this falls back to
-/// [`token_stats_naive`], the reference it is tested against, until a device kernel exists.
+/// gradient. Both are f32 (f64 for f64 inputs). Kernels on CPU and on CUDA (f32, bf16, f16 with
+/// f32 accumulation; cuBLAS tile products); elsewhere this falls back to [`token_stats_naive`],
+/// the reference it is tested against.
 ///
 /// ```
 /// # use candle_core::{Device, Tensor};
@@ -413,12 +571,22 @@ impl CustomOp3 for FusedLogprob {
 /// # Ok::<(), lgpo_core::Error>(())
 /// ```
 pub fn fused_token_stats(hidden: &Tensor, head: &Tensor, targets: &Tensor) -> Result<TokenStats> {
-    fused_token_stats_chunked(hidden, head, targets, DEFAULT_CHUNKS)
+    fused_token_stats_chunked(hidden, head, targets, Chunks::for_device(hidden.device()))
 }
 
-fn fused_token_stats_chunked(hidden: &Tensor, head: &Tensor, targets: &Tensor, chunks: Chunks) -> Result<TokenStats> {
+/// [`fused_token_stats`] with explicit block and tile sizes (the results do not depend on them
+/// beyond rounding; small ones exercise many tiles and ragged edges in checks).
+pub fn fused_token_stats_chunked(
+    hidden: &Tensor,
+    head: &Tensor,
+    targets: &Tensor,
+    chunks: Chunks,
+) -> Result<TokenStats> {
     check_token_stats_inputs(hidden, head, targets)?;
-    if !hidden.device().is_cpu() {
+    if chunks.tokens == 0 || chunks.vocab == 0 {
+        crate::bail_input!("fused_token_stats: chunk sizes must be positive, got {chunks:?}");
+    }
+    if !has_kernel(hidden) {
         return token_stats_naive(hidden, head, targets);
     }
     let out = hidden.contiguous()?.apply_op3(&head.contiguous()?, &targets.contiguous()?, FusedLogprob { chunks })?;
@@ -494,6 +662,27 @@ mod tests {
         };
         let fused = |h: &Tensor, w: &Tensor, t: &Tensor| fused_token_stats_chunked(h, w, t, SMALL);
         assert_close(&grad(fused)?, &grad(token_stats_naive)?, 1e-5, "tied dL/dW");
+        Ok(())
+    }
+
+    /// The backward through the packed-output op (the CUDA route) drops the rows without
+    /// gradient and scatters dL/dh back: the same gradients as the naive path.
+    #[test]
+    fn backward_by_op_matches_naive_path() -> Result<()> {
+        let (n, d, v) = (23, 12, 41);
+        let hidden = random_tensor(&[n, d], 30, DType::F32)?;
+        let head = random_tensor(&[v, d], 31, DType::F32)?;
+        let targets = random_targets(n, v, 32)?;
+        let out = hidden.apply_op3_no_bwd(&head, &targets, &FusedLogprob { chunks: SMALL })?;
+        let (h, w) = (Var::from_tensor(&hidden)?, Var::from_tensor(&head)?);
+        for mask in [vec![1f32; n], (0..n).map(|i| (i % 4 == 1) as u8 as f32).collect(), vec![0f32; n]] {
+            let probe = (random_tensor(&[n], 33, DType::F32)? * Tensor::new(mask, &Device::Cpu)?)?;
+            let grad = Tensor::stack(&[&probe, &probe.zeros_like()?, &probe.zeros_like()?], 1)?; // (n, 3)
+            let (dh, dw) = backward_by_op(&hidden, &head, &targets, &out, &grad, SMALL)?;
+            let naive = (token_stats_naive(&h, &w, &targets)?.logprobs * &probe)?.sum_all()?.backward()?;
+            assert_close(&dh, naive.get(&h).expect("naive dL/dh"), 1e-5, "dL/dh by op");
+            assert_close(&dw, naive.get(&w).expect("naive dL/dW"), 1e-5, "dL/dW by op");
+        }
         Ok(())
     }
 

@@ -10,8 +10,9 @@
 //! entropies without materialising the logits; its reference is
 //! [`crate::model::token_stats_naive`].
 //!
-//! The fused CPU kernels run on CPU tensors; on other devices the public functions use the
-//! (differentiable) reference composition until device kernels exist.
+//! The kernels run on CPU tensors and, with the `cuda` feature, on CUDA tensors (f32, bf16, f16;
+//! CUDA C++ in `crate::cuda`); elsewhere the public functions use the (differentiable) reference
+//! composition, which also stays the reference the kernels are tested against.
 
 pub(crate) mod cpu;
 pub mod fused_logprob;
@@ -21,7 +22,13 @@ pub mod softmax;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use fused_logprob::fused_token_stats;
+pub use fused_logprob::{fused_token_stats, fused_token_stats_chunked};
 pub use rms_norm::{rms_norm, rms_norm_slow};
 pub use rope::{rope, rope_slow};
 pub use softmax::{log_sum_exp, softmax_last_dim};
+
+/// Whether the custom kernels run on `x`'s device and dtype: CPU (any float type) or CUDA (f32,
+/// bf16, f16). Elsewhere the ops fall back to their differentiable compositions.
+pub(crate) fn has_kernel(x: &candle_core::Tensor) -> bool {
+    x.device().is_cpu() || (x.device().is_cuda() && x.dtype() != candle_core::DType::F64)
+}

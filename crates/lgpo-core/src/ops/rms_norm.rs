@@ -1,9 +1,10 @@
 //! RMSNorm, `y = x / sqrt(mean(x^2) + eps) * w`, over the last dimension.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor, WithDType, D};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType, D};
 use rayon::prelude::*;
 
 use super::cpu::{contiguous_slice, dispatch_float};
+use super::has_kernel;
 use crate::{bail_input, Result};
 
 struct RmsNorm {
@@ -43,9 +44,21 @@ impl CustomOp2 for RmsNorm {
         })
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        xs: &candle_core::CudaStorage,
+        xl: &Layout,
+        ws: &candle_core::CudaStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        Ok((crate::cuda::rms_norm::forward(xs, xl, ws, wl, self.eps)?, xl.shape().clone()))
+    }
+
     /// With r = (mean(x^2) + eps)^-1/2, x̂ = x r and g = dL/dy:
     ///   dL/dw = Σ_rows g ⊙ x̂
     ///   dL/dx = r (g ⊙ w − x̂ · mean(g ⊙ w ⊙ x̂))
+    /// computed by [`RmsNormGrad`] (f32 accumulation), the row sum of dL/dw by candle.
     fn bwd(
         &self,
         x: &Tensor,
@@ -53,21 +66,92 @@ impl CustomOp2 for RmsNorm {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?.recip()?;
-        let x_hat = x.broadcast_mul(&r)?;
-        let g_w = grad.broadcast_mul(w)?;
-        let dot = (&g_w * &x_hat)?.mean_keepdim(D::Minus1)?;
-        let dx = (g_w - x_hat.broadcast_mul(&dot)?)?.broadcast_mul(&r)?;
-        let rows = x.elem_count() / w.elem_count();
-        let dw = (grad * &x_hat)?.reshape((rows, w.elem_count()))?.sum(0)?;
+        let d = w.elem_count();
+        let rows = x.elem_count() / d;
+        let packed = x.apply_op3_no_bwd(w, &grad.contiguous()?, &RmsNormGrad { eps: self.eps })?; // (2·rows, d)
+        let dx = packed.narrow(0, 0, rows)?.reshape(x.shape())?.to_dtype(x.dtype())?;
+        let dw = packed.narrow(0, rows, rows)?.sum(0)?.to_dtype(w.dtype())?;
         Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// The backward of [`RmsNorm`] as one pass per row: from x (…, d), w (d) and g = dL/dy it
+/// returns (2·rows, d) = [dL/dx; g ⊙ x̂], the second half being each row's term of dL/dw, in f32
+/// (f64 for f64 inputs).
+struct RmsNormGrad {
+    eps: f64,
+}
+
+fn rms_norm_grad_rows<T: WithDType, O: WithDType>(x: &[T], w: &[T], g: &[T], eps: f64) -> Vec<O> {
+    let d = w.len();
+    let rows = x.len() / d;
+    let mut out = vec![O::zero(); 2 * x.len()];
+    let (dx, dw_rows) = out.split_at_mut(rows * d);
+    dx.par_chunks_mut(d).zip(dw_rows.par_chunks_mut(d)).zip(x.par_chunks(d).zip(g.par_chunks(d))).for_each(
+        |((dx, dw), (x, g))| {
+            let mean_sq = x.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>() / d as f64;
+            let r = 1.0 / (mean_sq + eps).sqrt();
+            let dot = x.iter().zip(g).zip(w).map(|((x, g), w)| g.to_f64() * w.to_f64() * x.to_f64() * r).sum::<f64>()
+                / d as f64;
+            for i in 0..d {
+                let (x_hat, g) = (x[i].to_f64() * r, g[i].to_f64());
+                dx[i] = O::from_f64(r * (g * w[i].to_f64() - x_hat * dot));
+                dw[i] = O::from_f64(g * x_hat);
+            }
+        },
+    );
+    out
+}
+
+impl CustomOp3 for RmsNormGrad {
+    fn name(&self) -> &'static str {
+        "lgpo-rms-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = wl.shape().elem_count();
+        let shape = Shape::from((2 * (xl.shape().elem_count() / d), d));
+        dispatch_float!(xs, self.name(), |T| {
+            let x = contiguous_slice::<T>(xs, xl, self.name())?;
+            let w = contiguous_slice::<T>(ws, wl, self.name())?;
+            let g = contiguous_slice::<T>(gs, gl, self.name())?;
+            let out = match xs {
+                CpuStorage::F64(_) => CpuStorage::F64(rms_norm_grad_rows(x, w, g, self.eps)),
+                _ => CpuStorage::F32(rms_norm_grad_rows(x, w, g, self.eps)),
+            };
+            Ok((out, shape))
+        })
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        xs: &candle_core::CudaStorage,
+        xl: &Layout,
+        ws: &candle_core::CudaStorage,
+        wl: &Layout,
+        gs: &candle_core::CudaStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let d = wl.shape().elem_count();
+        let rows = xl.shape().elem_count() / d;
+        let out = crate::cuda::rms_norm::backward((xs, xl), (ws, wl), (gs, gl), self.eps)?;
+        Ok((out, Shape::from((2 * rows, d))))
     }
 }
 
 /// RMSNorm of `x` (…, d) with weight `w` (d), differentiable in both.
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     check_shapes(x, w)?;
-    if !x.device().is_cpu() {
+    if !has_kernel(x) {
         return rms_norm_slow(x, w, eps);
     }
     Ok(x.contiguous()?.apply_op2(&w.contiguous()?, RmsNorm { eps })?)
@@ -77,7 +161,7 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
 pub fn rms_norm_slow(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     check_shapes(x, w)?;
     let dtype = x.dtype();
-    let x32 = x.to_dtype(candle_core::DType::F32)?;
+    let x32 = x.to_dtype(DType::F32)?;
     let r = (x32.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?.recip()?;
     let y = x32.broadcast_mul(&r)?.to_dtype(dtype)?;
     Ok(y.broadcast_mul(w)?)

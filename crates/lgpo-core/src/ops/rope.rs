@@ -9,6 +9,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 use super::cpu::{contiguous_slice, dispatch_float};
+use super::has_kernel;
 use crate::{bail_input, Result};
 
 struct Rope;
@@ -58,6 +59,19 @@ impl CustomOp3 for Rope {
         })
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        xs: &candle_core::CudaStorage,
+        xl: &Layout,
+        cs: &candle_core::CudaStorage,
+        cl: &Layout,
+        ss: &candle_core::CudaStorage,
+        sl: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        Ok((crate::cuda::rope::forward((xs, xl), (cs, cl), (ss, sl))?, xl.shape().clone()))
+    }
+
     /// The rotation is orthogonal, so the gradient is the inverse rotation of g = dL/dy:
     ///   dL/dx1 = g1 cos θ + g2 sin θ,   dL/dx2 = g2 cos θ − g1 sin θ,
     /// i.e. rope(g, cos, −sin). The angles are constants (no gradient).
@@ -69,7 +83,7 @@ impl CustomOp3 for Rope {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dx = grad.contiguous()?.apply_op3_no_bwd(cos, &sin.neg()?, &Rope)?;
+        let dx = grad.contiguous()?.apply_op3_no_bwd(cos, &sin.neg()?.contiguous()?, &Rope)?;
         Ok((Some(dx), None, None))
     }
 }
@@ -78,7 +92,7 @@ impl CustomOp3 for Rope {
 /// Differentiable in `x`.
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     check_shapes(x, cos, sin)?;
-    if !x.device().is_cpu() {
+    if !has_kernel(x) {
         return rope_slow(x, cos, sin);
     }
     Ok(x.contiguous()?.apply_op3(&cos.contiguous()?, &sin.contiguous()?, Rope)?)

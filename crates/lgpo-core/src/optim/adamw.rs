@@ -66,7 +66,7 @@ pub struct AdamW {
 
 const FORMAT: &str = "lgpo-adamw-v1";
 
-/// One parameter's update with the in-place CPU kernels: no full-size temporaries.
+/// One parameter's update with the in-place kernels (CPU or CUDA): no full-size temporaries.
 fn update_in_place(
     var: &Var,
     g: &Tensor,
@@ -170,7 +170,7 @@ impl AdamW {
         let bias2 = 1.0 - c.beta2.powi(self.step as i32);
         for (((_, var), grad), state) in params.iter().zip(grads).zip(self.state.iter_mut()) {
             let g = grad.to_dtype(DType::F32)?;
-            if var.device().is_cpu() {
+            if var.device().is_cpu() || var.device().is_cuda() {
                 update_in_place(var, &g, state, &c, lr, bias1, bias2)?;
             } else {
                 update_with_tensor_ops(var, &g, state, &c, lr, bias1, bias2)?;

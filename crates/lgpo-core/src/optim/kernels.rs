@@ -1,6 +1,6 @@
-//! In-place CPU kernels of the AdamW update: one pass per moment and one for the parameter,
-//! instead of a dozen full-size temporary tensors (7 s → under 1 s per step for the 165 M
-//! parameters of a 2-layer Qwen2.5-0.5B shape on 2 cores).
+//! In-place kernels of the AdamW update: one pass per moment and one for the parameter, instead
+//! of a dozen full-size temporary tensors (7 s → under 1 s per step for the 165 M parameters of a
+//! 2-layer Qwen2.5-0.5B shape on 2 cores). CPU here; CUDA in `crate::cuda::adamw` (`adamw.cu`).
 
 use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout};
 use rayon::prelude::*;
@@ -47,6 +47,17 @@ impl InplaceOp2 for MomentUpdate {
         });
         Ok(())
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        m: &mut candle_core::CudaStorage,
+        ml: &Layout,
+        g: &candle_core::CudaStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<()> {
+        crate::cuda::adamw::moment((m, ml), (g, gl), self.beta, self.square)
+    }
 }
 
 /// The decoupled-weight-decay Adam step on the f32 master weights:
@@ -86,5 +97,25 @@ impl InplaceOp3 for ParamUpdate {
             }
         });
         Ok(())
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        p: &mut candle_core::CudaStorage,
+        pl: &Layout,
+        m: &candle_core::CudaStorage,
+        ml: &Layout,
+        v: &candle_core::CudaStorage,
+        vl: &Layout,
+    ) -> candle_core::Result<()> {
+        let step = crate::cuda::adamw::Step {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            inv_bias1: 1.0 / self.bias1,
+            inv_bias2: 1.0 / self.bias2,
+            eps: self.eps,
+        };
+        crate::cuda::adamw::param((p, pl), (m, ml), (v, vl), step)
     }
 }

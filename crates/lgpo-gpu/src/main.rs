@@ -1,0 +1,257 @@
+//! `lgpo-gpu`: GPU checks and benchmarks of lgpo-core (see the crate docs and docs/gpu.md).
+//! Every command writes JSON (`--out`) and prints a short table; exit code 0 when everything
+//! passed, 1 when a check failed or a command broke, 2 for bad arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use lgpo_core::device::{parse_device, parse_dtype};
+use serde::Serialize;
+
+use lgpo_gpu::report::write_json;
+use lgpo_gpu::{bench, checks, device_info, memory, summary};
+
+#[derive(Parser)]
+#[command(name = "lgpo-gpu", version, about = "GPU checks and benchmarks of lgpo-core")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cuda")]
+    device: String,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct Shape {
+    /// Model shape (random weights): qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-3b or tiny.
+    #[arg(long, default_value = "qwen2.5-0.5b")]
+    model: String,
+    /// Decoder layers (default: the shape's).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Compute dtype: f32, bf16 or f16 (default: bf16 on CUDA, f32 on CPU).
+    #[arg(long)]
+    dtype: Option<String>,
+    /// Sequences per training step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Sequences per forward/backward.
+    #[arg(long, default_value_t = 16)]
+    micro_batch: usize,
+    /// Prompt tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    prompt: usize,
+    /// Response tokens per sequence.
+    #[arg(long, default_value_t = 384)]
+    response: usize,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe the device (name, memory, compute capability, data-sheet bf16 peak).
+    Info(Common),
+    /// Correctness against the CPU: kernels, optimizer, fixture models, generation.
+    Check {
+        #[command(flatten)]
+        common: Common,
+        /// Folder of the golden fixtures.
+        #[arg(long, default_value = "crates/lgpo-core/tests/fixtures")]
+        fixtures: PathBuf,
+    },
+    /// Speed: a training step, LGPO / GRPO, generation, at a full model shape.
+    Bench {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        shape: Shape,
+        /// Activation checkpointing in the training step.
+        #[arg(long)]
+        checkpointing: bool,
+        /// Timed training steps of each objective (after a warm-up step).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Generation prompts (0: skip generation).
+        #[arg(long, default_value_t = 64)]
+        gen_prompts: usize,
+        /// Samples per prompt.
+        #[arg(long, default_value_t = 8)]
+        gen_samples: usize,
+        /// Tokens per prompt.
+        #[arg(long, default_value_t = 64)]
+        gen_prompt_len: usize,
+        /// New tokens per sample.
+        #[arg(long, default_value_t = 512)]
+        gen_tokens: usize,
+        /// Time budget of the generation measurement, seconds.
+        #[arg(long, default_value_t = 120.0)]
+        gen_budget: f64,
+        /// Side of the bf16 matrix product timed as the achievable peak (0: skip).
+        #[arg(long, default_value_t = 8192)]
+        matmul_size: usize,
+    },
+    /// Peak memory of a training step with and without activation checkpointing.
+    Memory {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        shape: Shape,
+        /// Measure only this variant, in this process (used by the parent run).
+        #[arg(long, value_parser = ["full", "checkpointed"])]
+        only: Option<String>,
+    },
+    /// Print a shape's config.json (for the PyTorch peer script).
+    Config {
+        #[arg(long, default_value = "qwen2.5-0.5b")]
+        model: String,
+        #[arg(long)]
+        layers: Option<usize>,
+    },
+    /// The lgpo / PyTorch table and the targets from a check folder's JSON files.
+    Summary {
+        /// The folder check.sh wrote.
+        dir: PathBuf,
+        /// Write the summary as JSON to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn write(out: &Option<PathBuf>, value: &impl Serialize) -> lgpo_core::Result<()> {
+    match out {
+        Some(path) => write_json(path, value),
+        None => Ok(()),
+    }
+}
+
+#[derive(Serialize)]
+struct CheckReport {
+    device: device_info::DeviceInfo,
+    passed: bool,
+    #[serde(flatten)]
+    comparisons: lgpo_gpu::report::Comparisons,
+}
+
+fn run(cli: Cli) -> lgpo_core::Result<bool> {
+    match cli.command {
+        Command::Info(common) => {
+            let info = device_info::describe(&parse_device(&common.device)?)?;
+            println!("{}", serde_json::to_string_pretty(&info).expect("serialises"));
+            write(&common.out, &info)?;
+            Ok(true)
+        }
+        Command::Check { common, fixtures } => {
+            let device = parse_device(&common.device)?;
+            let comparisons = checks::run(&device, &fixtures)?;
+            print!("{}", comparisons.table());
+            let report =
+                CheckReport { device: device_info::describe(&device)?, passed: comparisons.all_passed(), comparisons };
+            println!(
+                "{} of {} checks passed",
+                report.comparisons.results.iter().filter(|c| c.passed).count(),
+                report.comparisons.results.len()
+            );
+            write(&common.out, &report)?;
+            Ok(report.passed)
+        }
+        Command::Bench {
+            common,
+            shape,
+            checkpointing,
+            steps,
+            gen_prompts,
+            gen_samples,
+            gen_prompt_len,
+            gen_tokens,
+            gen_budget,
+            matmul_size,
+        } => {
+            let device = parse_device(&common.device)?;
+            let options = bench::BenchOptions {
+                dtype: parse_dtype(shape.dtype.as_deref(), &device)?,
+                model: shape.model,
+                layers: shape.layers,
+                batch: shape.batch,
+                prompt: shape.prompt,
+                response: shape.response,
+                micro_batch: shape.micro_batch,
+                checkpointing,
+                steps: steps.max(1),
+                gen_prompts,
+                gen_samples,
+                gen_prompt_len,
+                gen_tokens,
+                gen_budget_seconds: gen_budget,
+                matmul_size,
+            };
+            let report = bench::run(&device, &options)?;
+            println!("{}", serde_json::to_string_pretty(&report.train).expect("serialises"));
+            write(&common.out, &report)?;
+            Ok(true)
+        }
+        Command::Memory { common, shape, only } => {
+            let options = memory::MemoryOptions {
+                dtype: shape.dtype.unwrap_or_else(|| memory::default_dtype(&common.device).to_string()),
+                model: shape.model,
+                layers: shape.layers,
+                batch: shape.batch,
+                micro_batch: shape.micro_batch,
+                prompt: shape.prompt,
+                response: shape.response,
+            };
+            if let Some(only) = only {
+                let result = memory::measure(&parse_device(&common.device)?, &options, only == "checkpointed")?;
+                println!("{}", serde_json::to_string(&result).expect("serialises"));
+                return Ok(true);
+            }
+            // The parent does not open the device: the children measure it alone.
+            let report = memory::run(&common.device, &options)?;
+            for r in &report.runs {
+                let gib =
+                    |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64));
+                println!(
+                    "checkpointing {:<5}  before the step {:>10}  peak {:>10}  {}",
+                    r.checkpointing,
+                    gib(r.before_step_bytes),
+                    gib(r.peak_bytes),
+                    r.error.as_deref().unwrap_or("ok")
+                );
+            }
+            write(&common.out, &report)?;
+            Ok(report.runs.iter().any(|r| r.checkpointing && r.error.is_none()))
+        }
+        Command::Config { model, layers } => {
+            let mut cfg = lgpo_gpu::shapes::by_name(&model)?;
+            if let Some(layers) = layers {
+                cfg = cfg.with_layers(layers);
+            }
+            println!("{}", serde_json::to_string_pretty(&cfg).expect("serialises"));
+            Ok(true)
+        }
+        Command::Summary { dir, out } => {
+            let summary = summary::summarize(&dir)?;
+            print!("{}", summary::markdown(&summary));
+            write(&out, &summary)?;
+            Ok(true)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("lgpo-gpu: {e}");
+            ExitCode::from(if matches!(e, lgpo_core::Error::Input(_)) { 2 } else { 1 })
+        }
+    }
+}
