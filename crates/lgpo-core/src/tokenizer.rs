@@ -177,6 +177,18 @@ impl Tokenizer {
         self.pad_token.as_deref()
     }
 
+    /// Writes this tokenizer as a standard `tokenizer.json` (what `tokenizers` and transformers'
+    /// fast tokenizers load), through a temporary file renamed into place so that a failed write
+    /// leaves no partial file. The chat template and token names stay in `tokenizer_config.json`.
+    pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let text = self.inner.to_string(true).map_err(|e| bad_file(path, e))?;
+        let tmp = path.with_extension("json.tmp");
+        let io = |source| Error::Io { path: path.to_path_buf(), source };
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
     /// The wrapped Hugging Face tokenizer, for what this type does not expose (offsets,
     /// streaming decode).
     pub fn inner(&self) -> &tokenizers::Tokenizer {

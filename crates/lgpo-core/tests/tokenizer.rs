@@ -132,12 +132,16 @@ fn pipeline_matches_transformers() {
 }
 
 #[test]
-fn loads_tokenizer_json_when_present() {
+fn saves_and_loads_tokenizer_json() {
     let Some(dir) = qwen_dir() else { return };
     let built = Tokenizer::from_dir(&dir).unwrap();
     let tmp = TempDir::new("json");
     let json_path = tmp.path().join("tokenizer.json");
-    built.inner().save(&json_path, false).unwrap();
+    built.save_json(&json_path).unwrap();
+    assert!(!tmp.path().join("tokenizer.json.tmp").exists());
+    let missing_dir = tmp.path().join("no/such/dir/tokenizer.json");
+    let err = built.save_json(&missing_dir).unwrap_err().to_string();
+    assert!(err.contains("no/such/dir/tokenizer.json"), "{err}");
 
     let from_file = Tokenizer::from_file(&json_path).unwrap();
     assert_eq!(from_file.chat_template(), None);

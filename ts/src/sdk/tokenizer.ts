@@ -53,6 +53,15 @@ export class Tokenizer {
     return this.inner.decodeLenient(Array.from(ids), options.skipSpecialTokens ?? false);
   }
 
+  /**
+   * Writes the tokenizer as a standard `tokenizer.json` at `path` (written to a temporary file,
+   * then renamed). The chat template and the token names stay in `tokenizer_config.json`.
+   */
+  saveJson(path: string): void {
+    if (typeof path !== "string") throw new TypeError(`path must be a string, got ${typeof path}`);
+    this.inner.saveJson(path);
+  }
+
   /** Id of a token string, or `undefined` when it is not in the vocabulary. */
   tokenToId(token: string): number | undefined {
     return this.inner.tokenToId(token) ?? undefined;
