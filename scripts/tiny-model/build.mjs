@@ -18,7 +18,7 @@ import { countdownKey, GeneratorSource } from "../../ts/dist/data/prompt_stream.
 import { heldOutCountdownTasks } from "../../ts/dist/data/load.js";
 import { solveCountdownSteps } from "../../ts/dist/data/countdown_solver.js";
 import { renderPrompt } from "../../ts/dist/data/prompts.js";
-import { evaluateModel, initRandomCheckpoint } from "../../ts/dist/index.js";
+import { evaluateModel, initRandomCheckpoint, Tokenizer } from "../../ts/dist/index.js";
 import { byteSymbols, trainBpe } from "./bpe.mjs";
 
 const root = resolve(new URL("../..", import.meta.url).pathname);
@@ -72,6 +72,10 @@ writeFileSync(
   join(model, "tokenizer_config.json"),
   JSON.stringify({ added_tokens_decoder: added, eos_token: "<|endoftext|>", pad_token: "<|endoftext|>" }, null, 2),
 );
+// One standard tokenizer.json (built by the core as transformers' Qwen2TokenizerFast builds it
+// from vocab.json + merges.txt), next to tokenizer_config.json with the special tokens' names.
+Tokenizer.fromDir(model).saveJson(join(model, "tokenizer.json"));
+for (const f of ["vocab.json", "merges.txt"]) rmSync(join(model, f));
 const eos = vocab.length; // <|endoftext|>
 writeFileSync(join(model, "generation_config.json"), JSON.stringify({ eos_token_id: eos, pad_token_id: eos }, null, 2));
 const tokens = vocab.length + specials.length;
@@ -91,7 +95,7 @@ const config = {
   bos_token_id: eos,
   eos_token_id: eos,
 };
-const files = ["vocab.json", "merges.txt", "tokenizer_config.json", "generation_config.json"].map((f) => [
+const files = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"].map((f) => [
   f,
   readFileSync(join(model, f)),
 ]);
@@ -163,8 +167,7 @@ mkdirSync(args.out, { recursive: true });
 for (const f of [
   "config.json",
   "model.safetensors",
-  "vocab.json",
-  "merges.txt",
+  "tokenizer.json",
   "tokenizer_config.json",
   "generation_config.json",
   "lgpo.json",
