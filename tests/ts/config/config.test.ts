@@ -119,6 +119,16 @@ describe("config schema", () => {
     ]);
     expect(applyOverrides({}, ["a.b.c=[1, 2]"])).toEqual({ a: { b: { c: [1, 2] } } });
     expect(() => applyOverrides({}, ["novalue"])).toThrow(/--set novalue: expected key\.path=value/);
+    // A numeric key indexes a list; a mapping value merges into the mapping there.
+    const tree2 = { eval: { benchmarks: [{ name: "a", limit: 200 }, { name: "b" }] }, objective: { name: "lgpo" } };
+    expect(applyOverrides(tree2, ["eval.benchmarks.0.limit=8", "objective={gate: {tau: -0.1}}"])).toEqual({
+      eval: { benchmarks: [{ name: "a", limit: 8 }, { name: "b" }] },
+      objective: { name: "lgpo", gate: { tau: -0.1 } },
+    });
+    expect(tree2.eval.benchmarks[0]!.limit).toBe(200);
+    expect(() => applyOverrides(tree2, ["eval.benchmarks.2.limit=8"])).toThrow(
+      /--set eval\.benchmarks\.2\.limit=8: `2` is not an index of the list there \(0\.\.1\)/,
+    );
     writeFileSync(join(tmp, "loop.yaml"), "extends: loop.yaml\n");
     expect(() => readConfigFile(join(tmp, "loop.yaml"))).toThrow(/cycle/);
     expect(() => readConfigFile(join(tmp, "missing.yaml"))).toThrow(/missing\.yaml: no such config file/);

@@ -97,15 +97,30 @@ export function applyOverrides(tree: Tree, overrides: readonly string[]): Tree {
     } catch (e) {
       throw new ConfigError(`--set ${item}: the value is not valid YAML (${(e as Error).message.split("\n")[0]})`);
     }
-    const patch: Tree = {};
-    path.reduce<Tree>((node, key, i) => {
-      const next: Tree = {};
-      node[key] = i === path.length - 1 ? value : next;
-      return next;
-    }, patch);
-    out = deepMerge(out, patch);
+    out = setPath(out, path, value, item) as Tree;
   }
   return out;
+}
+
+const isMapping = (v: unknown): v is Tree => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * `tree` with `value` at `path` (copies along the path; `tree` is not changed). A mapping merges
+ * into a mapping already there; a numeric key indexes a list (`eval.benchmarks.0.limit=8`).
+ */
+function setPath(node: unknown, path: readonly string[], value: unknown, item: string): unknown {
+  if (path.length === 0) return isMapping(node) && isMapping(value) ? deepMerge(node, value) : value;
+  const [key, ...rest] = path as [string, ...string[]];
+  if (Array.isArray(node)) {
+    const index = /^\d+$/.test(key) ? Number(key) : -1;
+    if (index < 0 || index >= node.length)
+      throw new ConfigError(`--set ${item}: \`${key}\` is not an index of the list there (0..${node.length - 1})`);
+    const copy = node.slice();
+    copy[index] = setPath(node[index], rest, value, item);
+    return copy;
+  }
+  const mapping = isMapping(node) ? node : {};
+  return { ...mapping, [key]: setPath(mapping[key], rest, value, item) };
 }
 
 function lookup(tree: unknown, path: readonly PropertyKey[]): unknown {
