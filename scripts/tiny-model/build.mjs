@@ -103,7 +103,11 @@ await initRandomCheckpoint(model, config, { seed: recipe.seed });
 for (const [f, bytes] of files) writeFileSync(join(model, f), bytes);
 writeFileSync(
   join(model, "lgpo.json"),
-  JSON.stringify({ task: "countdown", countdown: ranges, prompt: { template } }, null, 2),
+  JSON.stringify(
+    { task: "countdown", countdown: ranges, prompt: { template }, generation: { max_new_tokens: 64 } },
+    null,
+    2,
+  ),
 );
 
 // 4. SFT with the project's own trainer.

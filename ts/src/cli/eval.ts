@@ -32,7 +32,10 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     greedy: o.greedy,
     temperature: o.temperature,
     topP: o.topP,
-    maxNewTokens: o.maxTokens ?? config?.rollout.max_new_tokens ?? 1024,
+    // Else the model's task card (lgpo.json), else 1024.
+    ...((o.maxTokens ?? config?.rollout.max_new_tokens) !== undefined
+      ? { maxNewTokens: o.maxTokens ?? config?.rollout.max_new_tokens }
+      : {}),
     batchSize: o.batchSize,
     device: o.device,
     ...(config

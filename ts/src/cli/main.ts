@@ -132,7 +132,11 @@ export function program(): Command {
     .option("--greedy", "report greedy accuracy", false)
     .option("--temperature <t>", "sampling temperature of avg@S", number(0, 100), 1)
     .option("--top-p <p>", "nucleus threshold of avg@S", number(Number.MIN_VALUE, 1), 1)
-    .option("--max-tokens <n>", "response length limit (default: the config's, else 1024)", integer(1))
+    .option(
+      "--max-tokens <n>",
+      "response length limit (default: the config's, else the model's lgpo.json, else 1024)",
+      integer(1),
+    )
     .option("--batch-size <n>", "rows generated together", integer(1), 64)
     .option("--config <file>", "training config whose prompt format, Countdown ranges and lengths to use")
     .addOption(device())

@@ -47,12 +47,15 @@ const DEFAULT_RANGES: GeneratorRanges = { min_nums: 3, max_nums: 4, max_number: 
 
 /**
  * The task card `lgpo.json` of a checkpoint directory (the project's shipped models have one): the
- * Countdown ranges and prompt format the model was trained for, used when the caller gives none.
+ * Countdown ranges, prompt format and generation length the model was trained for, used when the
+ * caller gives none.
  */
 export interface TaskCard {
   task?: "countdown" | "math";
   countdown?: GeneratorRanges;
   prompt?: { template?: PromptTemplate };
+  /** Generation length that fits the model (a small model's context is short). */
+  generation?: { max_new_tokens?: number };
 }
 
 /** Reads `dir/lgpo.json` when it exists. */
@@ -104,7 +107,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvalu
         greedy: o.greedy,
         temperature: o.temperature ?? 1,
         topP: o.topP ?? 1,
-        maxNewTokens: o.maxNewTokens ?? 1024,
+        maxNewTokens: o.maxNewTokens ?? card.generation?.max_new_tokens ?? 1024,
         batchSize: o.batchSize ?? 64,
         successThreshold: o.successThreshold ?? 1,
       });
