@@ -51,13 +51,13 @@ impl NativeTokenizer {
         })
     }
 
-    /// Id of a token string, if it is in the vocabulary.
     /// Writes the tokenizer as a standard `tokenizer.json` at `path`.
     #[napi]
     pub fn save_json(&self, path: String) -> Result<()> {
         guard(|| core(self.inner.save_json(&path)))
     }
 
+    /// Id of a token string, if it is in the vocabulary.
     #[napi]
     pub fn token_to_id(&self, token: String) -> Option<u32> {
         self.inner.token_to_id(&token)
