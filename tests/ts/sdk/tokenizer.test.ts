@@ -1,5 +1,5 @@
 /** The tokenizer and chat template through the SDK, and text prompts on a Qwen-vocabulary model. */
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -48,6 +48,19 @@ describe.skipIf(tokenizerDir.skip)("Tokenizer", () => {
         "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
     );
     expect(() => Tokenizer.fromDir(join(tmp, "none"))).toThrow(/none/);
+  });
+
+  it("saves a standard tokenizer.json that loads with the same ids", () => {
+    const tok = Tokenizer.fromDir(dir);
+    const out = join(tmp, "saved");
+    mkdirSync(out);
+    tok.saveJson(join(out, "tokenizer.json"));
+    expect(readdirSync(out)).toEqual(["tokenizer.json"]);
+    const saved = Tokenizer.fromDir(out);
+    const text = "<|im_start|>user\nNumbers: [3, 7, 9]. Target: 12. 你好<|im_end|>";
+    expect(saved.encode(text)).toEqual(tok.encode(text));
+    expect(saved.vocabSize).toBe(tok.vocabSize);
+    expect(() => tok.saveJson(join(tmp, "no/such/dir/tokenizer.json"))).toThrow(/no\/such\/dir\/tokenizer\.json/);
   });
 
   it("generates and scores text on a Qwen-vocabulary model", async () => {
