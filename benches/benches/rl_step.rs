@@ -73,7 +73,7 @@ fn generation(c: &mut Criterion) {
     group.bench_function("decode_step", |b| {
         b.iter_batched(
             || Decoder::prefill(&model, &prompts, 1).unwrap().0,
-            |mut decoder| black_box(decoder.step(&vec![7; ROWS]).unwrap()),
+            |mut decoder| black_box(decoder.step(&[7; ROWS]).unwrap()),
             BatchSize::LargeInput,
         )
     });
