@@ -3,11 +3,16 @@
 // times lgpo through the built TypeScript package and the peer through a script of this folder
 // in .venv-peer (made by setup.sh), on the same checkpoint and inputs and with the same number
 // of threads, then prints a markdown table and writes it with the raw JSON under
-// benches/peer/results/ (git-ignored). Sections: generate (transformers' `generate`); a trainer
-// section (TRL) is added to SECTIONS the same way.
+// benches/peer/results/ (git-ignored). Sections: generate (transformers' `generate`) and trl
+// (TRL's GRPOTrainer against `lgpo-run bench step`, lgpo and grpo with old log-probs recomputed,
+// on random prompts with the synthetic parity reward; TRL's prompts are words of one Qwen2.5
+// token each, so their length matches). A section whose Python environment is missing is skipped
+// with a message saying how to make it.
 //
-//   node benches/peer/run.mjs [--sections generate] [--shapes tiny,half] [--rows 16,64]
+//   node benches/peer/run.mjs [--sections generate,trl] [--shapes tiny,half] [--rows 16,64]
 //                             [--prompt-len 64] [--new-tokens 64] [--repeats 3]
+//                             [--step-prompts 4] [--step-group-size 4] [--step-prompt-len 16]
+//                             [--step-new-tokens 16] [--updates 1,4] [--tokenizer DIR]
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -22,12 +27,21 @@ const dist = join(root, "ts/dist/bench/index.js");
 
 const { values: args } = parseArgs({
   options: {
-    sections: { type: "string", default: "generate" },
+    sections: { type: "string", default: "generate,trl" },
     shapes: { type: "string", default: "tiny,half" },
     rows: { type: "string", default: "16,64" },
     "prompt-len": { type: "string", default: "64" },
     "new-tokens": { type: "string", default: "64" },
     repeats: { type: "string", default: "3" },
+    "step-prompts": { type: "string", default: "4" },
+    "step-group-size": { type: "string", default: "4" },
+    "step-prompt-len": { type: "string", default: "16" },
+    "step-new-tokens": { type: "string", default: "16" },
+    updates: { type: "string", default: "1,4" },
+    tokenizer: {
+      type: "string",
+      default: join(process.env.LGPO_DATA_DIR ?? join(root, "../shared/data"), "qwen2.5/tokenizer"),
+    },
   },
 });
 const list = (s) => s.split(",").map((x) => x.trim());
@@ -99,10 +113,86 @@ async function generateSection(bench) {
   return { markdown, json: { settings: { rows, promptLen, newTokens, repeats }, table, raw } };
 }
 
-const SECTIONS = { generate: generateSection };
+/** Seconds per RL step and per phase: `lgpo-run bench step` against TRL's GRPOTrainer. */
+async function trlSection(bench) {
+  const size = {
+    prompts: int(args["step-prompts"]),
+    groupSize: int(args["step-group-size"]),
+    promptLen: int(args["step-prompt-len"]),
+    newTokens: int(args["step-new-tokens"]),
+  };
+  const updates = list(args.updates).map(int);
+  const repeats = int(args.repeats);
+  if (!existsSync(join(args.tokenizer, "vocab.json"))) {
+    throw new Error(
+      `trl: no Qwen2.5 tokenizer at ${args.tokenizer} (TRL needs one for its text prompts); give --tokenizer DIR`,
+    );
+  }
+  const table = [];
+  const raw = [];
+  for (const shape of list(args.shapes)) {
+    const checkpoint = await bench.benchCheckpoint(shape);
+    process.stderr.write(`trl ${shape}: lgpo\n`);
+    const lgpo = await bench.benchStep(
+      { shape, model: checkpoint, rollouts: "random", updates, repeats, size, peak: false },
+      (p) =>
+        process.stderr.write(
+          `  ${bench.cellLabel(p.cell)} n_updates ${p.nUpdates} ${p.repeat === 0 ? "warm-up" : `repeat ${p.repeat}`}: ${p.stepS.toFixed(3)} s\n`,
+        ),
+    );
+    process.stderr.write(`trl ${shape}: TRL (${lgpo.machine.threads} threads)\n`);
+    const theirs = peer("trl_step.py", [
+      "--checkpoint",
+      checkpoint,
+      "--tokenizer",
+      args.tokenizer,
+      "--threads",
+      String(lgpo.machine.threads),
+      "--prompts",
+      String(size.prompts),
+      "--group-size",
+      String(size.groupSize),
+      "--prompt-len",
+      String(size.promptLen),
+      "--new-tokens",
+      String(size.newTokens),
+      "--updates",
+      updates.join(","),
+      "--repeats",
+      String(repeats),
+    ]);
+    for (const t of theirs.results) {
+      for (const variant of ["none", "recompute"]) {
+        const mine = lgpo.results.find(
+          (r) => r.n_updates === t.n_updates && r.variant === variant && r.skip_zero_advantage,
+        );
+        table.push({ shape, n_updates: t.n_updates, lgpo: mine, trl: t, ratio: mine.step_s / t.step_s });
+      }
+    }
+    raw.push({ shape, lgpo, trl: theirs });
+  }
+  const f = (x) => x.toFixed(3);
+  const phases = (p) => `${f(p.generate_s)} / ${f(p.reward_s)} / ${f(p.old_logprob_s)} / ${f(p.update_s)}`;
+  const markdown = [
+    `RL step, B = ${size.prompts} prompts of ${size.promptLen} tokens, G = ${size.groupSize}, ${size.newTokens} tokens per ` +
+      `completion (forced), f32, beta 0, temperature 1; seconds (median of ${repeats} after a warm-up); phases are ` +
+      "generate / reward / old log-probs / update. lgpo's rows: objective lgpo, and grpo with old log-probs recomputed " +
+      "(zero-advantage sequences skipped); TRL: GRPOTrainer (loss_type grpo, steps_per_generation = N_updates).",
+    "",
+    "| shape | N_updates | lgpo run | lgpo step s | lgpo phases | TRL step s | TRL phases | lgpo / TRL |",
+    "|---|---|---|---|---|---|---|---|",
+    ...table.map(
+      (t) =>
+        `| ${t.shape} | ${t.n_updates} | ${t.lgpo.objective === "lgpo" ? "lgpo" : "grpo/recompute"} | ${f(t.lgpo.step_s)} | ` +
+        `${phases(t.lgpo.phases)} | ${f(t.trl.step_s)} | ${phases(t.trl.phases)} | ${t.ratio.toFixed(2)} |`,
+    ),
+  ].join("\n");
+  return { markdown, json: { settings: { ...size, updates, repeats }, table, raw } };
+}
+
+const SECTIONS = { generate: generateSection, trl: trlSection };
 
 async function main() {
-  if (!existsSync(python)) throw new Error(`no ${python}: run benches/peer/setup.sh first`);
   if (!existsSync(dist)) throw new Error("the TypeScript package is not built: run `npm run build` first");
   const bench = await import(dist);
   const date = new Date().toISOString();
@@ -113,6 +203,14 @@ async function main() {
     const section = SECTIONS[name];
     if (section === undefined)
       throw new Error(`unknown section ${name}; sections: ${Object.keys(SECTIONS).join(", ")}`);
+    if (!existsSync(python)) {
+      // Without the pinned environment there is no peer to compare with: say so and go on.
+      const note = `skipped: no ${python}; run benches/peer/setup.sh to make it (needs PyPI and ~5 GB of disk)`;
+      process.stderr.write(`${name}: ${note}\n`);
+      parts.push(`## ${name}\n\n${note}\n`);
+      json.sections[name] = { skipped: note };
+      continue;
+    }
     const out = await section(bench);
     parts.push(`## ${name}\n\n${out.markdown}\n`);
     json.sections[name] = out.json;

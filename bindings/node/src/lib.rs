@@ -18,3 +18,14 @@ mod tokenizer;
 pub fn compute_threads() -> u32 {
     lgpo_core::compute_threads() as u32
 }
+
+/// FLOP/s of an `n × n` f32 matmul on the CPU through candle, the best of `repeats` after a
+/// warm-up: the machine's GEMM peak that benchmarks report model FLOPs utilisation against. Runs
+/// on the JS thread (a benchmark call, not for use while other work is pending).
+#[napi_derive::napi(js_name = "matmulPeakFlops")]
+pub fn matmul_peak_flops(n: u32, repeats: u32) -> napi::Result<f64> {
+    errors::guard(|| {
+        lgpo_core::peak::matmul_flops(&candle_core::Device::Cpu, n as usize, repeats as usize)
+            .map_err(errors::core_error)
+    })
+}

@@ -10,6 +10,7 @@
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 //! - [`device`]: devices and compute dtypes by name (`cpu`, `cuda:N`; `f32`, `bf16`).
+//! - [`peak`]: the machine's f32 matmul throughput, the reference of model FLOPs utilisation.
 
 // `!(x > 0.0)` is written on purpose throughout: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -24,6 +25,7 @@ pub mod model;
 pub mod objectives;
 pub mod ops;
 pub mod optim;
+pub mod peak;
 pub mod policy;
 pub mod rng;
 pub mod tokenizer;

@@ -14,3 +14,25 @@ export {
   type GenerateBenchResult,
   benchGenerate,
 } from "./generate.js";
+export {
+  benchStep,
+  cellLabel,
+  STEP_BASELINES,
+  STEP_CELLS,
+  STEP_SHAPES,
+  STEP_SIZES,
+  type StepBenchOptions,
+  type StepBenchReport,
+  type StepCell,
+  type StepPhases,
+  type StepProgress,
+  type StepRatio,
+  type StepResult,
+  type StepRollouts,
+  type StepShape,
+  type StepSize,
+  type StepVariant,
+  stepRatios,
+} from "./step.js";
+export { modelShape, matmulPeak, type StepFlops, stepFlops } from "./flops.js";
+export { parityReward, shippedTinyModel } from "./step_workload.js";

@@ -14,6 +14,8 @@ export interface GroupSampling {
   topK: number;
   /** Rows per generate call; whole groups are kept together. */
   rowsPerChunk: number;
+  /** Stop ids; default: the policy's (its checkpoint's eos ids). `[]` runs every row to `maxNewTokens`. */
+  stopTokenIds?: number[];
   /** Seed of chunk 0; chunk c uses `seed + c` (each row also has its own stream). */
   seed: number;
 }
@@ -54,6 +56,7 @@ export async function generateGroups(
       topP: sampling.topP,
       topK: sampling.topK,
       seed: sampling.seed + chunk,
+      ...(sampling.stopTokenIds ? { stopTokenIds: sampling.stopTokenIds } : {}),
     });
     if (previous) pending.push(onChunk(previous.groups, previous.first));
     const generated = await generating;

@@ -9,7 +9,6 @@ import type { TrainConfig } from "../config/schema.js";
 import { loadTrainSource } from "../data/load.js";
 import { PromptStream, type TaskSource } from "../data/prompt_stream.js";
 import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
-import { groupAdvantages } from "../rollout/advantages.js";
 import { collectRollouts, type RolloutBatch, type RolloutContext } from "../rollout/rollout.js";
 import type { RewardFunction } from "../rewards/types.js";
 import { type ObjectiveConfig, type ObjectiveRequirements, objectiveRequirements } from "../sdk/objectives.js";
@@ -27,7 +26,7 @@ import {
 } from "./session.js";
 import type { TrainerState } from "./state.js";
 import { rolloutMetrics, updateMetrics } from "./step_metrics.js";
-import { type TrainSequence, updatePolicy } from "./updates.js";
+import { trainSequences, updatePolicy } from "./updates.js";
 
 /** Options of {@link train}. */
 export interface TrainOptions extends RunOptions {
@@ -91,25 +90,6 @@ async function startRun(config: TrainConfig, options: TrainOptions): Promise<{ r
   }
 }
 
-/** The sequences to train on, with group-relative advantages. */
-function advantagesOf(run: Run, batch: RolloutBatch): { sequences: TrainSequence[]; advantages: number[] } {
-  const { rollout } = run.config;
-  const samples = batch.groups.flatMap((g) => g.samples);
-  const advantages = groupAdvantages(
-    samples.map((s) => s.reward),
-    rollout.group_size,
-    rollout.advantage.scale,
-    rollout.advantage.eps,
-  );
-  const sequences = samples.map((s, i) => ({
-    promptIds: s.promptIds,
-    responseIds: s.tokens,
-    advantage: advantages[i]!,
-    samplingLogprobs: s.logprobs,
-  }));
-  return { sequences, advantages };
-}
-
 function meanOf(xs: readonly number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
@@ -153,7 +133,7 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
     config,
   };
   const batch = await collectRollouts(ctx, (n) => run.stream.take(n), state.step);
-  const { sequences, advantages } = advantagesOf(run, batch);
+  const { sequences, advantages } = trainSequences(batch, config.rollout);
   const klDue = run.initial !== undefined && (state.step + 1) % config.trainer.kl_to_initial_every === 0;
   const kl = klDue ? await klToInitial(run.session.policy, run.initial!, sequences, config) : undefined;
   const update =

@@ -4,6 +4,8 @@
  * consecutive minibatches of whole groups.
  */
 import type { TrainConfig } from "../config/schema.js";
+import { groupAdvantages } from "../rollout/advantages.js";
+import type { RolloutSample } from "../rollout/rollout.js";
 import type { ObjectiveConfig, ObjectiveRequirements } from "../sdk/objectives.js";
 import type { Policy, SequenceOutcome } from "../sdk/policy.js";
 
@@ -24,6 +26,29 @@ export interface UpdateResult {
   outcomes: SequenceOutcome[];
   oldLogprobS: number;
   updateS: number;
+}
+
+/** The sequences of a rollout batch to train on, with group-relative advantages (and those advantages). */
+export function trainSequences(
+  batch: {
+    groups: readonly { samples: readonly Pick<RolloutSample, "promptIds" | "tokens" | "logprobs" | "reward">[] }[];
+  },
+  rollout: TrainConfig["rollout"],
+): { sequences: TrainSequence[]; advantages: number[] } {
+  const samples = batch.groups.flatMap((g) => g.samples);
+  const advantages = groupAdvantages(
+    samples.map((s) => s.reward),
+    rollout.group_size,
+    rollout.advantage.scale,
+    rollout.advantage.eps,
+  );
+  const sequences = samples.map((s, i) => ({
+    promptIds: s.promptIds,
+    responseIds: s.tokens,
+    advantage: advantages[i]!,
+    samplingLogprobs: s.logprobs,
+  }));
+  return { sequences, advantages };
 }
 
 /** Splits `groups` whole groups into `parts` contiguous minibatches as evenly as possible. */

@@ -1,0 +1,175 @@
+/**
+ * `lgpo-run bench step` on a tiny random byte-level model: the report's schema, phases that add up
+ * to the step, where the old-log-prob pass runs, identical rollouts across objectives, MFU, and
+ * bad flags.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { benchStep, STEP_CELLS, type StepBenchReport, stepFlops } from "../../../ts/src/bench/index.js";
+import { stepWorkload } from "../../../ts/src/bench/step_workload.js";
+import { resolveConfig } from "../../../ts/src/config/load.js";
+import { Policy } from "../../../ts/src/sdk/policy.js";
+import { REPO_ROOT } from "../data_files.js";
+import { tinyByteModel } from "../train/tiny_model.js";
+
+const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-bench-step-"));
+let model: string;
+let report: StepBenchReport;
+const SIZE = { prompts: 2, groupSize: 4, newTokens: 8 };
+
+beforeAll(async () => {
+  model = await tinyByteModel(join(tmp, "model"), { hidden: 32, layers: 1 });
+  report = await benchStep({ shape: "tiny", model, updates: [2], repeats: 2, size: SIZE, peak: true });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, "bench", "step", ...args], { encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const find = (variant: string, skip = true) =>
+  report.results.find((r) => r.variant === variant && r.skip_zero_advantage === skip)!;
+
+describe("bench step", () => {
+  it("measures every cell and ratio on identical rollouts", () => {
+    expect(report.rollouts_identical).toBe(true);
+    expect(report.results).toHaveLength(STEP_CELLS.length);
+    expect(report.ratios.map((r) => r.baseline).sort()).toEqual(
+      ["recompute", "recompute", "rollout_logprobs", "rollout_logprobs", "skip_first", "skip_first"].sort(),
+    );
+    for (const r of report.ratios) {
+      const lgpo = report.results.find(
+        (x) => x.objective === "lgpo" && x.skip_zero_advantage === r.skip_zero_advantage,
+      )!;
+      const grpo = find(r.baseline, r.skip_zero_advantage);
+      expect(r.lgpo_over_grpo).toBeCloseTo(lgpo.step_s / grpo.step_s, 10);
+    }
+  });
+
+  it("runs the old-log-prob pass only where GRPO's variant needs it", () => {
+    expect(find("none").phases.old_logprob_s).toBe(0);
+    expect(find("rollout_logprobs").phases.old_logprob_s).toBe(0);
+    expect(find("recompute").phases.old_logprob_s).toBeGreaterThan(0);
+    expect(find("skip_first").phases.old_logprob_s).toBeGreaterThan(0); // N_updates 2: the second minibatch
+  });
+
+  it("has phases that add up to the step time", () => {
+    for (const r of report.results) {
+      for (const s of [r.spread.step_s.min, r.spread.step_s.max]) expect(s).toBeGreaterThan(0);
+      const sum = Object.values(r.phases).reduce((a, b) => a + b, 0);
+      // Medians of phases need not add up to the median step exactly; the gap is advantages and JS.
+      expect(Math.abs(sum - r.step_s), JSON.stringify(r)).toBeLessThan(0.15 * r.step_s + 0.05);
+      // A random model solves nothing: every advantage is 0, so skipping leaves no training FLOPs.
+      if (r.skip_zero_advantage && r.zero_adv_frac === 1) expect(r.mfu!.update).toBe(0);
+      else expect(r.mfu!.update).toBeGreaterThan(0);
+      expect(r.mfu!.step).toBeGreaterThan(0);
+    }
+    expect(report.machine.gemm_peak_flops).toBeGreaterThan(0);
+  });
+
+  it("gives every objective the same rollouts for the same repeat, others for another", async () => {
+    const workload = await stepWorkload("tiny", { ...SIZE, promptLen: 0 }, { model, seed: 0 });
+    try {
+      const rollout = async (objective: string, repeat: number) => {
+        const config = resolveConfig({
+          ...workload.config,
+          model: { path: model },
+          objective: { name: objective },
+          trainer: { steps: 1 },
+        });
+        const policy = await Policy.load(model, { seed: 0 });
+        try {
+          const out = await workload.rollout(policy, config, repeat);
+          return out.sequences.map((s) => [s.promptIds, s.responseIds, s.samplingLogprobs]);
+        } finally {
+          policy.dispose();
+        }
+      };
+      const lgpo = await rollout("lgpo", 0);
+      expect(await rollout("grpo", 0)).toEqual(lgpo);
+      expect(await rollout("grpo", 1)).not.toEqual(lgpo);
+    } finally {
+      await workload.close();
+    }
+  });
+
+  it("counts model FLOPs: 2 per parameter per token forward, 3 times that to train", () => {
+    const seq = { promptIds: [1, 2], responseIds: [3], advantage: 1, samplingLogprobs: [-1] };
+    const zero = { ...seq, advantage: 0 };
+    const f = stepFlops(model, [seq, zero], true);
+    // hidden 32, 1 layer, 259 ids, q/o 32x32, k/v 32x16, MLP 3x32x64
+    const params = 259 * 32 + (2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 64);
+    const one = 2 * params * 3 + 2 * 1 * 32 * 9;
+    expect(f.forward).toBe(2 * one);
+    expect(f.train).toBe(3 * one);
+    expect(stepFlops(model, [seq, zero], false).train).toBe(6 * one);
+  });
+});
+
+describe("lgpo-run bench step", () => {
+  it("prints the --json report with the issue's keys and a progress line per step", () => {
+    const r = run(
+      "--json",
+      "--model",
+      model,
+      "--updates",
+      "1",
+      "--repeats",
+      "1",
+      "--prompts",
+      "2",
+      "--group-size",
+      "2",
+      "--new-tokens",
+      "4",
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).toEqual(expect.arrayContaining(["machine", "results", "ratios"]));
+    for (const x of out.results) {
+      expect(Object.keys(x)).toEqual(
+        expect.arrayContaining(["shape", "objective", "variant", "n_updates", "step_s", "phases", "spread"]),
+      );
+      expect(Object.keys(x.phases).sort()).toEqual(["generate_s", "old_logprob_s", "reward_s", "update_s"]);
+      expect(x.shape).toBe("tiny");
+    }
+    for (const x of out.ratios) {
+      expect(Object.keys(x)).toEqual(expect.arrayContaining(["shape", "n_updates", "baseline", "lgpo_over_grpo"]));
+      expect(["recompute", "skip_first", "rollout_logprobs"]).toContain(x.baseline);
+    }
+    expect(
+      r.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("bench step tiny n_updates 1")),
+    ).toHaveLength(2 + STEP_CELLS.length);
+  });
+
+  it("exits 2 naming the bad flag", () => {
+    for (const [args, flag] of [
+      [["--updates", "0"], "--updates"],
+      [["--updates", "1,x"], "--updates"],
+      [["--repeats", "0"], "--repeats"],
+      [["--shape", "huge"], "--shape"],
+      [["--prompts", "-1"], "--prompts"],
+    ] as const) {
+      const r = run(...args, "--model", model);
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(flag);
+    }
+  });
+
+  it("names the checkpoint it cannot find", () => {
+    const missing = join(tmp, "no-such-model");
+    const r = run("--model", missing, "--updates", "1", "--repeats", "1");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(missing);
+    expect(r.stderr).toContain("--model");
+  });
+});
