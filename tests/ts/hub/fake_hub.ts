@@ -260,7 +260,9 @@ export class FakeHub {
       res.end(body);
       return;
     }
-    res.write(body.subarray(0, cut), () => res.destroy());
+    // Break the connection a moment after the bytes went out, so that the client has read them
+    // (destroyed at once, the reset can overtake the data in the client's stream).
+    res.write(body.subarray(0, cut), () => setTimeout(() => res.destroy(), 50));
   }
 }
 
