@@ -1,9 +1,3 @@
-/**
- * `lgpo-run bench step` on a tiny random byte-level model: the report's schema, phases that add up
- * to the step, where the old-log-prob pass runs, identical rollouts across objectives, MFU, and
- * bad flags.
- */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +7,9 @@ import { benchStep, STEP_CELLS, type StepBenchReport, stepFlops } from "../../..
 import { stepWorkload } from "../../../ts/src/bench/step_workload.js";
 import { resolveConfig } from "../../../ts/src/config/load.js";
 import { Policy } from "../../../ts/src/sdk/policy.js";
-import { REPO_ROOT } from "../data_files.js";
 import { tinyByteModel } from "../train/tiny_model.js";
+import { runCli } from "../cli_runner.js";
 
-const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-bench-step-"));
 let model: string;
 let report: StepBenchReport;
@@ -28,10 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, "bench", "step", ...args], { encoding: "utf8", timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (...args: string[]) => runCli(["bench", "step", ...args], { timeoutMs: 120_000 });
 
 const find = (variant: string, skip = true) =>
   report.results.find((r) => r.variant === variant && r.skip_zero_advantage === skip)!;

@@ -1,22 +1,17 @@
-/** `lgpo-run` end to end, through a child process. */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { REPO_ROOT, dataFile } from "../data_files.js";
+import { dataFile } from "../data_files.js";
 import { TINY_TIED } from "../fixtures.js";
 import { qwenVocabModel } from "../sdk/tokenizer.test.js";
+import { runCli } from "../cli_runner.js";
 
-const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (...args: string[]) => runCli(args, { timeoutMs: 120_000 });
 
 /** The JSON objects of a JSONL output. */
 function jsonLines(text: string) {

@@ -3,7 +3,7 @@
  * grpo, --dry-run and config errors (exit 2), SIGINT and resume, a second signal, and kill -9 in
  * the middle of a checkpoint write.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,10 +11,9 @@ import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
-import { REPO_ROOT } from "../data_files.js";
 import { tinyByteModel } from "../train/tiny_model.js";
+import { LGPO_RUN as BIN, runCli } from "../cli_runner.js";
 
-const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-train-cli-"));
 let model: string;
 let reward: string;
@@ -26,14 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    timeout: 240_000,
-    env: { ...process.env, ...env },
-  });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { timeoutMs: 240_000, env });
 
 /** The minimal config, plus a reward with spread for a random model. */
 function yamlConfig(name: string, objective: string, extra: Record<string, unknown> = {}): string {

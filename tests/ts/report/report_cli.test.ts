@@ -1,21 +1,17 @@
 /** `lgpo-run report` and `lgpo-run dashboard` end to end, through a child process. */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { REPO_ROOT } from "../data_files.js";
 import { writeSyntheticRun } from "./synthetic_run.js";
+import { LGPO_RUN as BIN, runCli } from "../cli_runner.js";
 
-const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-report-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (...args: string[]) => runCli(args, { timeoutMs: 60_000 });
 
 describe("lgpo-run report", () => {
   const a = writeSyntheticRun(join(tmp, "lgpo-seed0"), { steps: 20, evalEvery: 10 });

@@ -1,10 +1,3 @@
-/**
- * The built-in default: the shipped model under models/countdown-tiny (its size, its tokenizer on
- * Countdown text, its task card), `lgpo-run eval` on it, and configs/default.yaml running a few
- * RL steps and a few SFT steps on it. The 15-minute default run itself is measured, not tested
- * (docs/benchmarks.md, BUILD.json).
- */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,16 +12,13 @@ import { renderPrompt } from "../../../ts/src/data/prompts.js";
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { Tokenizer } from "../../../ts/src/sdk/tokenizer.js";
 import { REPO_ROOT } from "../data_files.js";
+import { runCli } from "../cli_runner.js";
 
 const MODEL = join(REPO_ROOT, "models/countdown-tiny");
-const BIN = join(REPO_ROOT, "ts/bin/lgpo-run.js");
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-default-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => runCli(args, { timeoutMs: 240_000 });
 
 const card = () => JSON.parse(readFileSync(join(MODEL, "lgpo.json"), "utf8"));
 
