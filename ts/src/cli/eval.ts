@@ -32,10 +32,8 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     greedy: o.greedy,
     temperature: o.temperature,
     topP: o.topP,
-    // Else the model's task card (lgpo.json), else 1024.
-    ...((o.maxTokens ?? config?.rollout.max_new_tokens) !== undefined
-      ? { maxNewTokens: o.maxTokens ?? config?.rollout.max_new_tokens }
-      : {}),
+    // Unset: the model's task card (lgpo.json), else 1024 (evaluateModel).
+    maxNewTokens: o.maxTokens ?? config?.rollout.max_new_tokens,
     batchSize: o.batchSize,
     device: o.device,
     ...(config
