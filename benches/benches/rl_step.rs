@@ -18,6 +18,10 @@ use lgpo_core::objectives::{Objective, ObjectiveConfig};
 use lgpo_core::policy::{Minibatch, Policy, TrainConfig};
 use lgpo_core::rng::SplitMix64;
 
+// lgpo's allocator, as in the Node addon (lgpo_core::allocator).
+#[global_allocator]
+static ALLOC: lgpo_core::allocator::Allocator = lgpo_core::allocator::Allocator;
+
 const ROWS: usize = 32;
 const PROMPT: usize = 16;
 const RESPONSE: usize = 32;
@@ -27,6 +31,7 @@ const TINY: &str = r#"{"vocab_size": 311, "hidden_size": 128, "intermediate_size
   "rms_norm_eps": 1e-6, "tie_word_embeddings": true}"#;
 
 fn model() -> Qwen2 {
+    lgpo_core::allocator::keep_freed_memory();
     let config = Qwen2Config::from_json_str(TINY, Path::new("rl_step.rs")).unwrap();
     Qwen2::random(config, 0, &Device::Cpu, DType::F32).unwrap()
 }

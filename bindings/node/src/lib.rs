@@ -12,6 +12,17 @@ mod objectives;
 mod policy;
 mod tokenizer;
 
+// lgpo's allocator (lgpo_core::allocator): freed tensors are kept for reuse, not unmapped and
+// faulted in again each step.
+#[global_allocator]
+static ALLOC: lgpo_core::allocator::Allocator = lgpo_core::allocator::Allocator;
+
+/// Runs when Node loads the addon, before any tensor is allocated.
+#[napi_derive::module_init]
+fn init() {
+    lgpo_core::allocator::keep_freed_memory();
+}
+
 /// Threads of the core's CPU kernels (`RAYON_NUM_THREADS`, else one per core): what a peer
 /// benchmark should give PyTorch.
 #[napi_derive::napi(js_name = "computeThreads")]

@@ -16,6 +16,10 @@ use lgpo_core::objectives::{Objective, ObjectiveConfig};
 use lgpo_core::policy::{OldLogprobSource, Policy, Rollout, TrainConfig};
 use lgpo_core::rng::SplitMix64;
 
+// lgpo's allocator, as in the Node addon (lgpo_core::allocator).
+#[global_allocator]
+static ALLOC: lgpo_core::allocator::Allocator = lgpo_core::allocator::Allocator;
+
 const BATCH: usize = 16;
 const PROMPT: usize = 64;
 const RESPONSE: usize = 64;
@@ -105,6 +109,7 @@ fn time_model(name: &str, cfg: Qwen2Config) -> lgpo_core::Result<()> {
 }
 
 fn main() -> lgpo_core::Result<()> {
+    lgpo_core::allocator::keep_freed_memory();
     let tiny =
         Qwen2Config::from_file(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_tied/config.json"))?;
     time_model("tiny (d=64, 2 layers, V=128)", tiny)?;

@@ -13,11 +13,16 @@ use lgpo_core::generate::{generate_timed, SamplingParams};
 use lgpo_core::model::{Qwen2, Qwen2Config};
 use lgpo_core::rng::SplitMix64;
 
+// lgpo's allocator, as in the Node addon (lgpo_core::allocator).
+#[global_allocator]
+static ALLOC: lgpo_core::allocator::Allocator = lgpo_core::allocator::Allocator;
+
 fn arg(i: usize, default: usize) -> usize {
     std::env::args().nth(i).map_or(default, |a| a.parse().expect("a positive integer"))
 }
 
 fn main() -> lgpo_core::Result<()> {
+    lgpo_core::allocator::keep_freed_memory();
     let path = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/data/qwen2.5/configs/Qwen2.5-0.5B-Instruct.config.json")

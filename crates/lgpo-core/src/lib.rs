@@ -10,11 +10,13 @@
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 //! - [`device`]: devices and compute dtypes by name (`cpu`, `cuda:N`; `f32`, `bf16`).
+//! - [`allocator`]: the memory allocator of lgpo's binaries.
 //! - [`peak`]: the machine's f32 matmul throughput, the reference of model FLOPs utilisation.
 
 // `!(x > 0.0)` is written on purpose throughout: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod allocator;
 pub mod checkpoint;
 #[cfg(feature = "cuda")]
 mod cuda;

@@ -244,7 +244,11 @@ fn run(cli: Cli) -> lgpo_core::Result<bool> {
     }
 }
 
+#[global_allocator]
+static ALLOC: lgpo_core::allocator::Allocator = lgpo_core::allocator::Allocator;
+
 fn main() -> ExitCode {
+    lgpo_core::allocator::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
