@@ -107,7 +107,6 @@ impl<'m> Decoder<'m> {
     /// Next-token logits (B, V) f32 of final hidden states (B, d): the LM head.
     pub fn logits(&self, last_hidden: &Tensor) -> Result<Tensor> {
         let head = self.model.frozen_network().lm_head();
-        // The prefill's last column is a strided view; cuBLAS needs contiguous rows.
-        Ok(last_hidden.contiguous()?.matmul(&head.t()?)?.to_dtype(DType::F32)?)
+        crate::ops::head_logits(last_hidden, head)
     }
 }

@@ -6,6 +6,8 @@
 //! `bwd`, a public function that checks shapes and records the op for backprop, and a
 //! plain-tensor `*_slow` reference built from differentiable candle ops.
 //!
+//! `head_logits` is the decode step's LM head on the CPU (forward only).
+//!
 //! `fused_logprob` turns final hidden states and the LM head into per-token log-probs and
 //! entropies without materialising the logits; its reference is
 //! [`crate::model::token_stats_naive`].
@@ -16,6 +18,7 @@
 
 pub(crate) mod cpu;
 pub mod fused_logprob;
+pub mod head_logits;
 pub mod rms_norm;
 pub mod rope;
 pub mod softmax;
@@ -23,6 +26,7 @@ pub mod softmax;
 pub(crate) mod testing;
 
 pub use fused_logprob::{fused_token_stats, fused_token_stats_chunked};
+pub use head_logits::head_logits;
 pub use rms_norm::{rms_norm, rms_norm_slow};
 pub use rope::{rope, rope_slow};
 pub use softmax::{log_sum_exp, softmax_last_dim};
