@@ -67,9 +67,12 @@ pub struct AdamW {
 const FORMAT: &str = "lgpo-adamw-v1";
 
 /// One parameter's update with the in-place kernels (CPU or CUDA): no full-size temporaries.
+/// The gradient is `g × grad_scale` (CPU kernels only; 1 on CUDA).
+#[allow(clippy::too_many_arguments)]
 fn update_in_place(
     var: &Var,
     g: &Tensor,
+    grad_scale: f64,
     state: &mut ParamState,
     c: &AdamWConfig,
     lr: f64,
@@ -77,8 +80,9 @@ fn update_in_place(
     bias2: f64,
 ) -> Result<()> {
     let g = g.contiguous()?;
-    state.m.inplace_op2(&g, &MomentUpdate { beta: c.beta1 as f32, square: false })?;
-    state.v.inplace_op2(&g, &MomentUpdate { beta: c.beta2 as f32, square: true })?;
+    let scale = grad_scale as f32;
+    state.m.inplace_op2(&g, &MomentUpdate { beta: c.beta1 as f32, square: false, scale })?;
+    state.v.inplace_op2(&g, &MomentUpdate { beta: c.beta2 as f32, square: true, scale })?;
     let update = ParamUpdate {
         lr: lr as f32,
         weight_decay: c.weight_decay as f32,
@@ -156,6 +160,12 @@ impl AdamW {
 
     /// One update with learning rate `lr`; `grads[i]` is the gradient of `params[i]`.
     pub fn step(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64) -> Result<()> {
+        self.step_scaled(params, grads, lr, 1.0)
+    }
+
+    /// [`AdamW::step`] on the gradients times `grad_scale` (gradient clipping's factor), without
+    /// writing the scaled gradients: the in-place kernels scale as they read.
+    pub fn step_scaled(&mut self, params: &[(String, Var)], grads: &[Tensor], lr: f64, grad_scale: f64) -> Result<()> {
         if params.len() != self.state.len() || grads.len() != self.state.len() {
             bail_input!(
                 "optimizer holds {} parameters, got {} parameters and {} gradients",
@@ -170,10 +180,16 @@ impl AdamW {
         let bias2 = 1.0 - c.beta2.powi(self.step as i32);
         for (((_, var), grad), state) in params.iter().zip(grads).zip(self.state.iter_mut()) {
             let g = grad.to_dtype(DType::F32)?;
-            if var.device().is_cpu() || var.device().is_cuda() {
-                update_in_place(var, &g, state, &c, lr, bias1, bias2)?;
+            if var.device().is_cpu() {
+                update_in_place(var, &g, grad_scale, state, &c, lr, bias1, bias2)?;
             } else {
-                update_with_tensor_ops(var, &g, state, &c, lr, bias1, bias2)?;
+                // The CUDA kernels read the gradient unscaled.
+                let g = if grad_scale == 1.0 { g } else { (g * grad_scale)? };
+                if var.device().is_cuda() {
+                    update_in_place(var, &g, 1.0, state, &c, lr, bias1, bias2)?;
+                } else {
+                    update_with_tensor_ops(var, &g, state, &c, lr, bias1, bias2)?;
+                }
             }
         }
         Ok(())
@@ -270,7 +286,8 @@ mod tests {
         Ok(())
     }
 
-    /// The in-place CPU kernels give the tensor-op update.
+    /// The in-place CPU kernels give the tensor-op update, also with the gradient scaled inside
+    /// the kernels (clipping) against a scaled copy.
     #[test]
     fn kernels_match_the_tensor_op_update() -> Result<()> {
         let init: Vec<f32> = (0..1000).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
@@ -291,8 +308,9 @@ mod tests {
             let g =
                 Tensor::new(init.iter().map(|x| x.sin() * step as f32).collect::<Vec<_>>().as_slice(), &Device::Cpu)?;
             let (b1, b2) = (1.0 - 0.9f64.powi(step), 1.0 - 0.999f64.powi(step));
-            update_in_place(&a, &g, &mut state_a, &config, 0.01, b1, b2)?;
-            update_with_tensor_ops(&b, &g, &mut state_b, &config, 0.01, b1, b2)?;
+            let scale = 1.0 / step as f64;
+            update_in_place(&a, &g, scale, &mut state_a, &config, 0.01, b1, b2)?;
+            update_with_tensor_ops(&b, &(&g * scale)?, &mut state_b, &config, 0.01, b1, b2)?;
         }
         let diff = (a.as_tensor() - b.as_tensor())?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(diff < 1e-6, "{diff}");

@@ -21,11 +21,12 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a
     }
 }
 
-/// Exponential moving average of the gradient (or of its square) into a moment:
-/// m ← β m + (1 − β) g  (or g²).
+/// Exponential moving average of the scaled gradient (or of its square) into a moment:
+/// m ← β m + (1 − β) s·g  (or (s·g)²), with s gradient clipping's factor (CPU; 1 on CUDA).
 pub(crate) struct MomentUpdate {
     pub beta: f32,
     pub square: bool,
+    pub scale: f32,
 }
 
 impl InplaceOp2 for MomentUpdate {
@@ -39,9 +40,10 @@ impl InplaceOp2 for MomentUpdate {
         if m.len() != g.len() {
             candle_core::bail!("{}: moment has {} values, gradient {}", self.name(), m.len(), g.len());
         }
-        let (beta, rest, square) = (self.beta, 1.0 - self.beta, self.square);
+        let (beta, rest, square, scale) = (self.beta, 1.0 - self.beta, self.square, self.scale);
         m.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(m, g)| {
             for (m, &g) in m.iter_mut().zip(g) {
+                let g = scale * g;
                 *m = beta * *m + rest * if square { g * g } else { g };
             }
         });
@@ -56,6 +58,9 @@ impl InplaceOp2 for MomentUpdate {
         g: &candle_core::CudaStorage,
         gl: &Layout,
     ) -> candle_core::Result<()> {
+        if self.scale != 1.0 {
+            candle_core::bail!("{}: the CUDA kernel takes unscaled gradients", self.name());
+        }
         crate::cuda::adamw::moment((m, ml), (g, gl), self.beta, self.square)
     }
 }

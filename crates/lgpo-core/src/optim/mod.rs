@@ -7,5 +7,5 @@ mod kernels;
 mod schedule;
 
 pub use adamw::{AdamW, AdamWConfig};
-pub use grad_norm::{clip_grad_norm, global_norm};
+pub use grad_norm::{clip_factor, clip_grad_norm, global_norm};
 pub use schedule::LrSchedule;

@@ -14,7 +14,7 @@ pub use minibatch::{Minibatch, Rollout};
 
 use crate::model::{LogprobPath, Qwen2, SequenceBatch};
 use crate::objectives::{Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
-use crate::optim::{clip_grad_norm, global_norm, AdamW, AdamWConfig, LrSchedule};
+use crate::optim::{clip_factor, global_norm, AdamW, AdamWConfig, LrSchedule};
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
 
@@ -267,16 +267,15 @@ impl Policy {
 
     /// [`Policy::train_minibatch`], also returning what the objective decided for each sequence.
     pub fn train_step(&mut self, minibatch: &Minibatch, objective: &Objective) -> Result<StepOutcome> {
-        let Gradients { mut grads, stats, skipped_zero_advantage, sequences } = self.gradients(minibatch, objective)?;
+        let Gradients { grads, stats, skipped_zero_advantage, sequences } = self.gradients(minibatch, objective)?;
         let mut metrics = stats.metrics();
-        let norm = match self.config.max_grad_norm {
-            Some(max) => clip_grad_norm(&mut grads, max)?,
-            None => global_norm(&grads)?,
-        };
+        let norm = global_norm(&grads)?;
+        // Clipping scales the gradients inside the optimizer's kernels (no scaled copy).
+        let scale = self.config.max_grad_norm.map_or(1.0, |max| clip_factor(norm, max));
         let finite = norm.is_finite() && stats.loss.is_finite();
         let lr = self.config.optimizer.lr * self.config.schedule.factor(self.optimizer.steps_taken());
         if finite {
-            self.optimizer.step(self.model.params(), &grads, lr)?;
+            self.optimizer.step_scaled(self.model.params(), &grads, lr, scale)?;
         }
         metrics.insert("grad_norm".into(), norm);
         metrics.insert("lr".into(), lr);
