@@ -8,11 +8,7 @@
 // on random prompts with the synthetic parity reward; TRL's prompts are words of one Qwen2.5
 // token each, so their length matches). A section whose Python environment is missing is skipped
 // with a message saying how to make it.
-//
-//   node benches/peer/run.mjs [--sections generate,trl] [--shapes tiny,half] [--rows 16,64]
-//                             [--prompt-len 64] [--new-tokens 64] [--repeats 3]
-//                             [--step-prompts 4] [--step-group-size 4] [--step-prompt-len 16]
-//                             [--step-new-tokens 16] [--updates 1,4] [--tokenizer DIR]
+// Options: `node benches/peer/run.mjs --help`.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -25,25 +21,39 @@ const root = join(here, "../..");
 const python = join(root, ".venv-peer/bin/python");
 const dist = join(root, "ts/dist/bench/index.js");
 
-const { values: args } = parseArgs({
-  options: {
-    sections: { type: "string", default: "generate,trl" },
-    shapes: { type: "string", default: "tiny,half" },
-    rows: { type: "string", default: "16,64" },
-    "prompt-len": { type: "string", default: "64" },
-    "new-tokens": { type: "string", default: "64" },
-    repeats: { type: "string", default: "3" },
-    "step-prompts": { type: "string", default: "4" },
-    "step-group-size": { type: "string", default: "4" },
-    "step-prompt-len": { type: "string", default: "16" },
-    "step-new-tokens": { type: "string", default: "16" },
-    updates: { type: "string", default: "1,4" },
-    tokenizer: {
-      type: "string",
-      default: join(process.env.LGPO_DATA_DIR ?? join(root, "../shared/data"), "qwen2.5/tokenizer"),
-    },
+const usage = `usage: node benches/peer/run.mjs [--sections generate,trl] [--shapes tiny,half] [--rows 16,64]
+                          [--prompt-len 64] [--new-tokens 64] [--repeats 3]
+                          [--step-prompts 4] [--step-group-size 4] [--step-prompt-len 16]
+                          [--step-new-tokens 16] [--updates 1,4] [--tokenizer DIR]`;
+const options = {
+  help: { type: "boolean", default: false },
+  sections: { type: "string", default: "generate,trl" },
+  shapes: { type: "string", default: "tiny,half" },
+  rows: { type: "string", default: "16,64" },
+  "prompt-len": { type: "string", default: "64" },
+  "new-tokens": { type: "string", default: "64" },
+  repeats: { type: "string", default: "3" },
+  "step-prompts": { type: "string", default: "4" },
+  "step-group-size": { type: "string", default: "4" },
+  "step-prompt-len": { type: "string", default: "16" },
+  "step-new-tokens": { type: "string", default: "16" },
+  updates: { type: "string", default: "1,4" },
+  tokenizer: {
+    type: "string",
+    default: join(process.env.LGPO_DATA_DIR ?? join(root, "../shared/data"), "qwen2.5/tokenizer"),
   },
-});
+};
+let args;
+try {
+  args = parseArgs({ options }).values;
+} catch (e) {
+  process.stderr.write(`run.mjs: ${e.message}\n${usage}\n`);
+  process.exit(2);
+}
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 const list = (s) => s.split(",").map((x) => x.trim());
 const int = (s) => Number.parseInt(s, 10);
 
