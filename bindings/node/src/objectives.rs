@@ -68,6 +68,9 @@ pub struct ObjectiveRequirements {
     pub needs_old_logprobs: bool,
     /// Reference-policy log-probs (a KL penalty is on).
     pub needs_ref_logprobs: bool,
+    /// Sequences with advantage 0 contribute nothing (no KL or entropy term, not a whole-batch
+    /// objective): the trainer may skip them, in the update and in the old-log-prob pass.
+    pub skips_zero_advantage: bool,
     /// Loss aggregation in use.
     pub aggregation: String,
 }
@@ -87,6 +90,7 @@ pub fn objective_requirements(config: serde_json::Value) -> Result<ObjectiveRequ
             name: objective.name().to_string(),
             needs_old_logprobs: objective.needs_old_logprobs(),
             needs_ref_logprobs: objective.needs_ref_logprobs(),
+            skips_zero_advantage: objective.allows_skipping_zero_advantage(),
             aggregation,
         })
     })

@@ -83,6 +83,12 @@ export interface ObjectiveRequirements {
   needsOldLogprobs: boolean;
   /** Reference log-probs: a KL penalty is on. */
   needsRefLogprobs: boolean;
+  /**
+   * Sequences with advantage 0 contribute nothing (no KL or entropy term, not a whole-batch
+   * objective): with `trainer.skip_zero_advantage` the trainer leaves them out of the update and
+   * of the old-log-prob pass.
+   */
+  skipsZeroAdvantage: boolean;
   /** The loss aggregation in use (the objective's default when the config sets none). */
   aggregation: Aggregation;
 }

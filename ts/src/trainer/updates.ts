@@ -78,15 +78,21 @@ export async function updatePolicy(
     } else {
       // skip_first: the first minibatch's old policy is the current one; it uses its own forward.
       const from = source === "skip_first" ? parts[0]![1] * groupSize : 0;
+      // Sequences the update skips (A = 0) need no old log-probs: the pass scores only the others,
+      // and the skipped ones get zeros, which no loss reads.
+      const skipZero = config.trainer.skip_zero_advantage && requirements.skipsZeroAdvantage;
       const t0 = performance.now();
-      const rest = sequences.slice(from);
-      const scores = rest.length
+      const scored = sequences.slice(from).filter((s) => !skipZero || s.advantage !== 0);
+      const scores = scored.length
         ? await policy.logprobs(
-            rest.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
+            scored.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
             { microBatchSize: config.trainer.micro_batch_size },
           )
         : [];
-      old = [...sequences.slice(0, from).map(() => []), ...scores.map((s) => s.logprobs)];
+      const byScored = new Map(scored.map((s, i) => [s, scores[i]!.logprobs]));
+      old = sequences.map((s, i) =>
+        i < from ? [] : (byScored.get(s) ?? new Array<number>(s.responseIds.length).fill(0)),
+      );
       oldLogprobS = (performance.now() - t0) / 1000;
     }
   }
