@@ -55,7 +55,12 @@ describe("updatePolicy's old-log-prob pass", () => {
     // Two minibatches of two groups; skipped sequences get zeros of their length.
     expect(seen.steps.map((s) => s.oldLogprobs)).toEqual([
       [[0], [0, 0], [2, 2, 2], [3, 3, 3, 3]],
-      [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [6, 6, 6, 6, 6, 6, 6], [7, 7, 7, 7, 7, 7, 7, 7]],
+      [
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [6, 6, 6, 6, 6, 6, 6],
+        [7, 7, 7, 7, 7, 7, 7, 7],
+      ],
     ]);
   });
 
