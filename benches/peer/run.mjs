@@ -21,10 +21,6 @@ const root = join(here, "../..");
 const python = join(root, ".venv-peer/bin/python");
 const dist = join(root, "ts/dist/bench/index.js");
 
-const usage = `usage: node benches/peer/run.mjs [--sections generate,trl] [--shapes tiny,half] [--rows 16,64]
-                          [--prompt-len 64] [--new-tokens 64] [--repeats 3]
-                          [--step-prompts 4] [--step-group-size 4] [--step-prompt-len 16]
-                          [--step-new-tokens 16] [--updates 1,4] [--tokenizer DIR]`;
 const options = {
   help: { type: "boolean", default: false },
   sections: { type: "string", default: "generate,trl" },
@@ -43,6 +39,12 @@ const options = {
     default: join(process.env.LGPO_DATA_DIR ?? join(root, "../shared/data"), "qwen2.5/tokenizer"),
   },
 };
+// The usage line, from the options and their defaults.
+const usage = `usage: node benches/peer/run.mjs ${Object.entries(options)
+  .map(([name, o]) =>
+    o.type === "boolean" ? `[--${name}]` : `[--${name} ${name === "tokenizer" ? "DIR" : o.default}]`,
+  )
+  .join(" ")}`;
 let args;
 try {
   args = parseArgs({ options }).values;

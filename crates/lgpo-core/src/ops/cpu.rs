@@ -80,43 +80,62 @@ pub(crate) fn matmul<A: WithDType>(
     accumulate: bool,
 ) {
     assert!(dst.len() >= m * n, "matmul: dst has {} elements, ({m}, {n}) needs more", dst.len());
+    // SAFETY: `dst` holds the m × n row-major result (checked above) and is borrowed mutably, so
+    // nothing else reads or writes it and it aliases neither input.
+    unsafe { matmul_strided(dst.as_mut_ptr(), n, (m, n, k), lhs, rhs, accumulate) }
+}
+
+/// [`matmul`] into `m` rows of `n` values that lie `dst_row_stride` apart from `dst` on: a column
+/// block of a wider row-major matrix, so that threads can write disjoint blocks of one output.
+///
+/// # Safety
+/// `dst` must be valid for reads and writes of those `m` runs of `n` values, which nothing else
+/// may access during the call and which must not overlap `lhs` or `rhs`.
+pub(crate) unsafe fn matmul_strided<A: WithDType>(
+    dst: *mut A,
+    dst_row_stride: usize,
+    (m, n, k): (usize, usize, usize),
+    lhs: MatRef<'_, A>,
+    rhs: MatRef<'_, A>,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(A::zero());
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(dst.add(i * dst_row_stride), n).fill(A::zero());
+            }
         }
         return;
     }
     lhs.check(m, k, "lhs");
     rhs.check(k, n, "rhs");
-    // SAFETY: every index the product reads or writes is within the slices (checked above), and
-    // `dst` is borrowed mutably so it aliases neither input. gemm supports f32 and f64 (our only
-    // accumulation types) and panics on other types instead of misreading them.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            A::one(),
-            A::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    // SAFETY: every index the product reads is within the input slices (checked above), the
+    // writes are the caller's runs. gemm supports f32 and f64 (our only accumulation types) and
+    // panics on other types instead of misreading them.
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_row_stride as isize,
+        accumulate,
+        lhs.data.as_ptr(),
+        lhs.col_stride as isize,
+        lhs.row_stride as isize,
+        rhs.data.as_ptr(),
+        rhs.col_stride as isize,
+        rhs.row_stride as isize,
+        A::one(),
+        A::one(),
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    )
 }
 
 /// Independent lanes of [`lane_max`]: partial results the compiler can vectorise.

@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu::contiguous_slice;
+use super::cpu::{contiguous_slice, matmul_strided, MatRef};
 use crate::Result;
 
 /// Head rows per tile: 64 × 896 f32 = 224 KiB at Qwen2.5-0.5B, within a core's L2 (64, 128 and
@@ -59,41 +59,13 @@ impl CustomOp2 for HeadLogits {
                         few_rows::tile(h, w_tile, d, dst, vocab)
                     }
                 } else {
-                    unsafe { gemm_tile(h, w_tile, d, dst, vocab) }
+                    let (lhs, rhs) = (MatRef::row_major(h, d), MatRef::transposed(w_tile, d));
+                    unsafe { matmul_strided(dst, vocab, (rows, width, d), lhs, rhs, false) }
                 }
             });
         }
         Ok((CpuStorage::F32(out), Shape::from((rows, vocab))))
     }
-}
-
-/// dst (rows, width; row stride `stride`) = h (rows, d) · w_tileᵀ through gemm.
-///
-/// # Safety
-/// `dst` must point to `rows` rows of `stride` f32 with `width` writable values each.
-unsafe fn gemm_tile(h: &[f32], w_tile: &[f32], d: usize, dst: *mut f32, stride: usize) {
-    let (rows, width) = (h.len() / d, w_tile.len() / d);
-    gemm::gemm(
-        rows,
-        width,
-        d,
-        dst,
-        1,
-        stride as isize,
-        false,
-        h.as_ptr(),
-        1,
-        d as isize,
-        w_tile.as_ptr(),
-        d as isize,
-        1,
-        0.0,
-        1.0,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    )
 }
 
 /// The head product for the few rows of a decode step, where streaming the head from memory
