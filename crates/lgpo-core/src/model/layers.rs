@@ -236,11 +236,21 @@ impl Network {
         ids: &Tensor,
         positions: &Tensor,
         bias: &Tensor,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
+        self.hidden_of_embeddings(self.embed(ids)?, positions, bias, cache)
+    }
+
+    /// [`Network::hidden`] from the embeddings x (B, T, d) of the tokens instead of their ids.
+    pub(crate) fn hidden_of_embeddings(
+        &self,
+        mut x: Tensor,
+        positions: &Tensor,
+        bias: &Tensor,
         mut cache: Option<&mut KvCache>,
     ) -> Result<Tensor> {
-        let t = ids.dim(1)?;
+        let t = x.dim(1)?;
         let rot = self.rotary.angles(positions)?;
-        let mut x = self.embed(ids)?;
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(&x, &rot, bias, cache.as_deref_mut().map(|c| (c, i)))?;
         }

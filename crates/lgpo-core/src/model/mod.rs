@@ -32,6 +32,7 @@ pub(crate) use layers::attention_bias;
 use layers::{Network, RotaryTable};
 use params::{DetachedParams, Trainable};
 
+use crate::ops::GradSink;
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
 
@@ -173,23 +174,29 @@ impl Qwen2 {
     /// [`Qwen2::response_stats`] through the given log-prob `path`.
     pub fn response_stats_with(&self, batch: &SequenceBatch, grad: Grad, path: LogprobPath) -> Result<TokenStats> {
         let hidden = self.forward_hidden(&batch.input_ids, &batch.attention_mask, &batch.position_ids, grad)?;
-        self.response_stats_of_hidden(&hidden, batch, self.network(grad).lm_head(), path)
+        self.response_stats_of_hidden(&hidden, batch, self.network(grad).lm_head(), path, None)
     }
 
-    /// The response statistics of `batch` from its final hidden states (B, T, d) and `head`.
+    /// The response statistics of `batch` from its final hidden states (B, T, d) and `head`;
+    /// with `head_grad`, the head's gradient goes there where the path supports it
+    /// ([`LogprobPath::token_stats_with_sink`]).
     fn response_stats_of_hidden(
         &self,
         hidden: &Tensor,
         batch: &SequenceBatch,
         head: &Tensor,
         path: LogprobPath,
+        head_grad: Option<&GradSink>,
     ) -> Result<TokenStats> {
         let (b, r) = (batch.len(), batch.response_width);
         let d = self.config.hidden_size;
         // Response token j (column P + j) is predicted at column P + j − 1.
         let scored = hidden.narrow(1, batch.prompt_width - 1, r)?.reshape((b * r, d))?;
         let targets = batch.response_ids()?.flatten_all()?;
-        let stats = path.token_stats(&scored, head, &targets)?;
+        let stats = match head_grad {
+            Some(sink) => path.token_stats_with_sink(&scored, head, &targets, sink)?,
+            None => path.token_stats(&scored, head, &targets)?,
+        };
         Ok(TokenStats { logprobs: stats.logprobs.reshape((b, r))?, entropy: stats.entropy.reshape((b, r))? })
     }
 

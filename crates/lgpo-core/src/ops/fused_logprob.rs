@@ -19,6 +19,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Storage, 
 use rayon::prelude::*;
 
 use super::cpu::{contiguous_slice, dispatch_float, exp_f32, lane_max, matmul, MatRef};
+use super::grad_sink::GradSink;
 use super::has_kernel;
 use crate::model::{check_token_stats_inputs, token_stats_naive, TokenStats};
 use crate::Result;
@@ -61,9 +62,12 @@ impl Chunks {
     }
 }
 
-/// Output (N, 3): log p(target), entropy, log-sum-exp (kept for the backward).
+/// Output (N, 3): log p(target), entropy, log-sum-exp (kept for the backward). With a
+/// `head_grad` sink the backward adds dL/dW there (in the accumulation type) instead of
+/// returning it.
 struct FusedLogprob {
     chunks: Chunks,
+    head_grad: Option<GradSink>,
 }
 
 /// Accumulation type of the kernels.
@@ -409,7 +413,7 @@ impl CustomOp3 for FusedLogprob {
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         if !hidden.device().is_cpu() {
             let (dh, dw) = backward_by_op(hidden, head, targets, res, grad, self.chunks)?;
-            return Ok((Some(dh), Some(dw), None));
+            return self.gradients(dh.to_dtype(hidden.dtype())?, dw, head);
         }
         let column = |t: &Tensor, c: usize| t.narrow(1, c, 1)?.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>();
         let (lse, g) = (column(res, 2)?, column(grad, 0)?);
@@ -431,7 +435,27 @@ impl CustomOp3 for FusedLogprob {
                 (Tensor::from_vec(dh, (n, d), &Device::Cpu)?, Tensor::from_vec(dw, (v, d), &Device::Cpu)?)
             })
         };
-        Ok((Some(dh.to_dtype(hidden.dtype())?), Some(dw.to_dtype(head.dtype())?), None))
+        self.gradients(dh.to_dtype(hidden.dtype())?, dw, head)
+    }
+}
+
+impl FusedLogprob {
+    /// The backward's result from dL/dh and dL/dW (the latter in the accumulation type): dL/dW
+    /// to the sink when there is one, to candle otherwise.
+    #[allow(clippy::type_complexity)]
+    fn gradients(
+        &self,
+        dh: Tensor,
+        dw: Tensor,
+        head: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        match &self.head_grad {
+            Some(sink) => {
+                sink.add(dw)?;
+                Ok((Some(dh), None, None))
+            }
+            None => Ok((Some(dh), Some(dw.to_dtype(head.dtype())?), None)),
+        }
     }
 }
 
@@ -508,6 +532,7 @@ impl From<Chunks> for crate::cuda::fused_logprob::Tiles {
 
 /// dL/dh and dL/dW through [`FusedLogprobGrad`], for the rows with a non-zero gradient only
 /// (padding, gated and zero-advantage tokens cost nothing); the other rows of dL/dh are zero.
+/// Both come back in the accumulation type.
 fn backward_by_op(
     hidden: &Tensor,
     head: &Tensor,
@@ -529,7 +554,7 @@ fn backward_by_op(
         .map(|(i, _)| i as u32)
         .collect();
     if active.is_empty() {
-        let zeros = |t: &Tensor| Tensor::zeros(t.shape(), t.dtype(), t.device());
+        let zeros = |t: &Tensor| Tensor::zeros(t.shape(), acc, t.device());
         return Ok((zeros(hidden)?, zeros(head)?));
     }
     let index = Tensor::new(active.as_slice(), hidden.device())?;
@@ -546,8 +571,7 @@ fn backward_by_op(
     let m = active.len();
     let dh = packed.narrow(0, 0, m)?;
     let dh = if every_row { dh } else { Tensor::zeros((n, d), acc, hidden.device())?.index_add(&index, &dh, 0)? };
-    let dw = packed.narrow(0, m, v)?;
-    Ok((dh.to_dtype(hidden.dtype())?, dw.to_dtype(head.dtype())?))
+    Ok((dh, packed.narrow(0, m, v)?))
 }
 
 /// Log-prob of each target and entropy of each row's next-token distribution for `hidden`
@@ -582,14 +606,34 @@ pub fn fused_token_stats_chunked(
     targets: &Tensor,
     chunks: Chunks,
 ) -> Result<TokenStats> {
+    fused_stats(hidden, head, targets, FusedLogprob { chunks, head_grad: None })
+}
+
+/// [`fused_token_stats`] whose backward adds the head's gradient dL/dW to `head_grad` (f32; f64
+/// for f64 inputs) instead of returning it to candle's `GradStore`, which would zero-fill and
+/// add a buffer of the head's size (see [`GradSink`]). Where the kernel does not run (the
+/// fallback to [`token_stats_naive`]) the gradient goes to the store as usual, so a caller
+/// collects the head's gradient from both.
+pub fn fused_token_stats_with_sink(
+    hidden: &Tensor,
+    head: &Tensor,
+    targets: &Tensor,
+    head_grad: &GradSink,
+) -> Result<TokenStats> {
+    let chunks = Chunks::for_device(hidden.device());
+    fused_stats(hidden, head, targets, FusedLogprob { chunks, head_grad: Some(head_grad.clone()) })
+}
+
+fn fused_stats(hidden: &Tensor, head: &Tensor, targets: &Tensor, op: FusedLogprob) -> Result<TokenStats> {
     check_token_stats_inputs(hidden, head, targets)?;
+    let chunks = op.chunks;
     if chunks.tokens == 0 || chunks.vocab == 0 {
         crate::bail_input!("fused_token_stats: chunk sizes must be positive, got {chunks:?}");
     }
     if !has_kernel(hidden) {
         return token_stats_naive(hidden, head, targets);
     }
-    let out = hidden.contiguous()?.apply_op3(&head.contiguous()?, &targets.contiguous()?, FusedLogprob { chunks })?;
+    let out = hidden.contiguous()?.apply_op3(&head.contiguous()?, &targets.contiguous()?, op)?;
     Ok(TokenStats { logprobs: out.narrow(1, 0, 1)?.squeeze(1)?, entropy: out.narrow(1, 1, 1)?.squeeze(1)?.detach() })
 }
 
@@ -673,7 +717,7 @@ mod tests {
         let hidden = random_tensor(&[n, d], 30, DType::F32)?;
         let head = random_tensor(&[v, d], 31, DType::F32)?;
         let targets = random_targets(n, v, 32)?;
-        let out = hidden.apply_op3_no_bwd(&head, &targets, &FusedLogprob { chunks: SMALL })?;
+        let out = hidden.apply_op3_no_bwd(&head, &targets, &FusedLogprob { chunks: SMALL, head_grad: None })?;
         let (h, w) = (Var::from_tensor(&hidden)?, Var::from_tensor(&head)?);
         for mask in [vec![1f32; n], (0..n).map(|i| (i % 4 == 1) as u8 as f32).collect(), vec![0f32; n]] {
             let probe = (random_tensor(&[n], 33, DType::F32)? * Tensor::new(mask, &Device::Cpu)?)?;

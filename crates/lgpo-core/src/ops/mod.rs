@@ -6,7 +6,8 @@
 //! `bwd`, a public function that checks shapes and records the op for backprop, and a
 //! plain-tensor `*_slow` reference built from differentiable candle ops.
 //!
-//! `head_logits` is the decode step's LM head on the CPU (forward only).
+//! `head_logits` is the decode step's LM head on the CPU (forward only). A [`GradSink`] takes an
+//! op's gradient of a large input (the LM head) past candle's zero-fill-and-add accumulation.
 //!
 //! `fused_logprob` turns final hidden states and the LM head into per-token log-probs and
 //! entropies without materialising the logits; its reference is
@@ -18,6 +19,7 @@
 
 pub(crate) mod cpu;
 pub mod fused_logprob;
+pub mod grad_sink;
 pub mod head_logits;
 pub mod rms_norm;
 pub mod rope;
@@ -25,7 +27,8 @@ pub mod softmax;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use fused_logprob::{fused_token_stats, fused_token_stats_chunked};
+pub use fused_logprob::{fused_token_stats, fused_token_stats_chunked, fused_token_stats_with_sink};
+pub use grad_sink::GradSink;
 pub use head_logits::head_logits;
 pub use rms_norm::{rms_norm, rms_norm_slow};
 pub use rope::{rope, rope_slow};
