@@ -89,16 +89,20 @@ describe("bench step", () => {
     }
   });
 
-  it("counts model FLOPs: 2 per parameter per token forward, 3 times that to train", () => {
+  it("counts model FLOPs: 2 per parameter per token forward (the head at response positions only), 3 times that to train", () => {
     const seq = { promptIds: [1, 2], responseIds: [3], advantage: 1, samplingLogprobs: [-1] };
     const zero = { ...seq, advantage: 0 };
     const f = stepFlops(model, [seq, zero], true);
-    // hidden 32, 1 layer, 259 ids, q/o 32x32, k/v 32x16, MLP 3x32x64
-    const params = 259 * 32 + (2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 64);
-    const one = 2 * params * 3 + 2 * 1 * 32 * 9;
+    // hidden 32, 1 layer, 259 ids, q/o 32x32, k/v 32x16, MLP 3x32x64; 3 tokens, 1 of them scored
+    const layer = 2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 64;
+    const head = 259 * 32;
+    const one = 2 * layer * 3 + 2 * 1 * 32 * 9 + 2 * head * 1;
     expect(f.forward).toBe(2 * one);
     expect(f.train).toBe(3 * one);
     expect(stepFlops(model, [seq, zero], false).train).toBe(6 * one);
+    // One distinct prompt of 2 tokens prefilled once; each row decodes its response token.
+    const prefill = 2 * layer * 2 + 2 * 32 * 4;
+    expect(f.generate).toBe(prefill + 2 * (one - prefill));
   });
 });
 

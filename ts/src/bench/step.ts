@@ -9,7 +9,8 @@
  * Every timed step starts from a fresh load of the same checkpoint (untimed) with the repeat's
  * seed, so all cells of a repeat train on the same prompts and responses; this is checked (a hash
  * of the rollout tokens) and the bench fails if they differ. Cells run interleaved within each
- * repeat, so drifting machine load hits them alike. Phases come from the trainer's own functions
+ * repeat, every other repeat in reverse order, so drifting machine load and a cell's position hit
+ * them alike. Phases come from the trainer's own functions
  * (`collectRollouts`/`generateGroups`, `updatePolicy`), as `time/*_s` in metrics.jsonl.
  */
 import { cpus, loadavg } from "node:os";
@@ -210,7 +211,8 @@ export async function benchStep(
       const timed = new Map<StepCell, TimedStep[]>(STEP_CELLS.map((c) => [c, []]));
       for (let r = 0; r < options.repeats; r++) {
         let hash: number | undefined;
-        for (const cell of STEP_CELLS) {
+        // Every other repeat in reverse, so that no cell always runs first or after the same one.
+        for (const cell of r % 2 === 0 ? STEP_CELLS : [...STEP_CELLS].reverse()) {
           const s = await step(cell, n, r);
           hash ??= rolloutHash(s.sequences);
           if (rolloutHash(s.sequences) !== hash) {
