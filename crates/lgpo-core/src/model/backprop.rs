@@ -52,7 +52,7 @@ impl Qwen2 {
             self.full_backward(batch, &bias, path, &head_grad, &mut grads, loss)?
         };
         if let Some(g) = head_grad.take() {
-            add_into(&mut grads[self.param_index(self.head_name())], g)?;
+            add_into(&mut grads[self.param_index(self.head_name())?], g)?;
         }
         if let Some(g) = embeddings_grad {
             self.add_embedding_rows(&mut grads, ids, &g)?;
@@ -150,7 +150,7 @@ impl Qwen2 {
         let rows = embeddings_grad.to_dtype(DType::F32)?.reshape(((), d))?.contiguous()?;
         let n = rows.dim(0)?;
         let index = ids.flatten_all()?.reshape((n, 1))?.broadcast_as((n, d))?.contiguous()?;
-        let slot = &mut grads[self.param_index(EMBEDDING)];
+        let slot = &mut grads[self.param_index(EMBEDDING)?];
         let sum = match slot.take() {
             Some(sum) => sum,
             None => Tensor::zeros((v, d), DType::F32, &self.device)?,
@@ -171,9 +171,12 @@ impl Qwen2 {
         }
     }
 
-    /// Index in [`Qwen2::params`] of the parameter named `name`.
-    fn param_index(&self, name: &str) -> usize {
-        self.params.iter().position(|(n, _)| n == name).unwrap_or_else(|| panic!("the model has no parameter {name}"))
+    /// Index in [`Qwen2::params`] of the parameter named `name` (loading requires it).
+    fn param_index(&self, name: &str) -> Result<usize> {
+        match self.params.iter().position(|(n, _)| n == name) {
+            Some(i) => Ok(i),
+            None => crate::bail_input!("the model has no parameter {name}"),
+        }
     }
 
     /// Adds the parameters' gradients in `store` to `grads`, in f32.
