@@ -23,14 +23,7 @@ fn sequences(n: usize, vocab: u64, seed: u64) -> Vec<Sequence> {
 
 /// max over parameters of ‖a − b‖ / ‖b‖.
 fn max_relative_difference(a: &[Tensor], b: &[Tensor]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            let norm =
-                |t: &Tensor| t.sqr().unwrap().sum_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap() as f64;
-            norm(&(x - y).unwrap()) / norm(y).max(1e-30)
-        })
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| common::relative_difference(x, y)).fold(0.0, f64::max)
 }
 
 fn loss_gradients(model: &Qwen2, batch: &SequenceBatch, path: LogprobPath, checkpointing: bool) -> Vec<Tensor> {

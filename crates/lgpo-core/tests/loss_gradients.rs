@@ -28,11 +28,6 @@ fn loss_of(logprobs: &Tensor, batch: &SequenceBatch) -> candle_core::Result<Tens
     (logprobs.to_dtype(DType::F32)?.broadcast_mul(&probe)? * batch.response_mask.to_dtype(DType::F32)?)?.sum_all()
 }
 
-fn relative_difference(a: &Tensor, b: &Tensor) -> f64 {
-    let norm = |t: &Tensor| t.sqr().unwrap().sum_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap() as f64;
-    norm(&(a - b).unwrap()) / norm(b).max(1e-30)
-}
-
 #[test]
 fn loss_gradients_equal_candles_backward_of_the_recorded_graph() {
     for (fixture, dtype, tol) in
@@ -56,7 +51,7 @@ fn loss_gradients_equal_candles_backward_of_the_recorded_graph() {
                     let expected = store.get(var.as_tensor()).unwrap_or_else(|| panic!("{case}: no reference"));
                     let g = g.as_ref().unwrap_or_else(|| panic!("{case}: no gradient"));
                     assert_eq!(g.dtype(), DType::F32, "{case}");
-                    let err = relative_difference(g, &expected.to_dtype(DType::F32).unwrap());
+                    let err = common::relative_difference(g, &expected.to_dtype(DType::F32).unwrap());
                     assert!(err < tol, "{case}: relative difference {err:e}");
                 }
             }

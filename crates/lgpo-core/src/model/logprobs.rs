@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Tensor, D};
 
-use crate::ops::{fused_token_stats, fused_token_stats_with_sink, log_sum_exp, GradSink};
+use crate::ops::{fused_token_stats, log_sum_exp};
 use crate::{bail_input, Result};
 
 /// Per-token statistics of the next-token distribution at scored positions.
@@ -32,21 +32,6 @@ impl LogprobPath {
     pub fn token_stats(self, hidden: &Tensor, head: &Tensor, targets: &Tensor) -> Result<TokenStats> {
         match self {
             LogprobPath::Fused => fused_token_stats(hidden, head, targets),
-            LogprobPath::Naive => token_stats_naive(hidden, head, targets),
-        }
-    }
-
-    /// [`LogprobPath::token_stats`] where the fused path adds the head's gradient to `head_grad`
-    /// instead of candle's store ([`fused_token_stats_with_sink`]); the naive path ignores it.
-    pub(crate) fn token_stats_with_sink(
-        self,
-        hidden: &Tensor,
-        head: &Tensor,
-        targets: &Tensor,
-        head_grad: &GradSink,
-    ) -> Result<TokenStats> {
-        match self {
-            LogprobPath::Fused => fused_token_stats_with_sink(hidden, head, targets, head_grad),
             LogprobPath::Naive => token_stats_naive(hidden, head, targets),
         }
     }

@@ -32,7 +32,7 @@ pub(crate) use layers::attention_bias;
 use layers::{Network, RotaryTable};
 use params::{DetachedParams, Trainable};
 
-use crate::ops::GradSink;
+use crate::ops::{fused_token_stats_with_sink, GradSink};
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
 
@@ -178,8 +178,8 @@ impl Qwen2 {
     }
 
     /// The response statistics of `batch` from its final hidden states (B, T, d) and `head`;
-    /// with `head_grad`, the head's gradient goes there where the path supports it
-    /// ([`LogprobPath::token_stats_with_sink`]).
+    /// with `head_grad`, the fused path's backward puts the head's gradient there
+    /// ([`fused_token_stats_with_sink`]; the naive path leaves it in candle's store).
     fn response_stats_of_hidden(
         &self,
         hidden: &Tensor,
@@ -193,9 +193,9 @@ impl Qwen2 {
         // Response token j (column P + j) is predicted at column P + j − 1.
         let scored = hidden.narrow(1, batch.prompt_width - 1, r)?.reshape((b * r, d))?;
         let targets = batch.response_ids()?.flatten_all()?;
-        let stats = match head_grad {
-            Some(sink) => path.token_stats_with_sink(&scored, head, &targets, sink)?,
-            None => path.token_stats(&scored, head, &targets)?,
+        let stats = match (path, head_grad) {
+            (LogprobPath::Fused, Some(sink)) => fused_token_stats_with_sink(&scored, head, &targets, sink)?,
+            _ => path.token_stats(&scored, head, &targets)?,
         };
         Ok(TokenStats { logprobs: stats.logprobs.reshape((b, r))?, entropy: stats.entropy.reshape((b, r))? })
     }

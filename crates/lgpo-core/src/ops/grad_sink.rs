@@ -3,9 +3,9 @@
 //! candle's backprop sums every gradient of a tensor into a zero-filled buffer of the tensor's
 //! size (`GradStore::or_insert`, then `add`): three extra passes over it. For the LM head of a
 //! Qwen2.5 model (151,936 × 896, 545 MB in f32) that is about 2 GB of memory traffic per
-//! backward on top of writing the gradient itself. An op given a [`GradSink`] hands its
-//! gradient of that input to the sink and returns none to candle; the caller takes it after
-//! the backward.
+//! backward (counted from the passes) on top of writing the gradient itself. An op given a
+//! [`GradSink`] hands its gradient of that input to the sink and returns none to candle; the
+//! caller takes it after the backward.
 
 use std::sync::{Arc, Mutex};
 

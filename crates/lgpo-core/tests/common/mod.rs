@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use candle_core::Tensor;
+
 /// Root of the repository (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -28,4 +30,10 @@ pub fn data_file(relative: &str) -> Option<PathBuf> {
     }
     eprintln!("SKIPPED: reference data {} is absent (set LGPO_DATA_DIR to run this test)", path.display());
     None
+}
+
+/// ‖a − b‖ / ‖b‖ of two f32 tensors of one shape.
+pub fn relative_difference(a: &Tensor, b: &Tensor) -> f64 {
+    let norm = |t: &Tensor| t.sqr().unwrap().sum_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap() as f64;
+    norm(&(a - b).unwrap()) / norm(b).max(1e-30)
 }
