@@ -10,10 +10,15 @@
 //! merged in a fixed order: results depend on the thread count only.
 //!
 //! Extra memory is a (CHUNK_TOKENS, CHUNK_VOCAB) logits tile per thread, plus in the backward a
-//! (CHUNK_TOKENS, d) partial dL/dh per thread: O(chunk), never O(N × V). The backward recomputes
-//! the logits tile by tile from the saved log-sum-exp, for the rows with a non-zero gradient
-//! only (padding and gated tokens cost nothing). bf16/f16 inputs are upcast to f32 tile by tile;
-//! accumulation is f32 (f64 for f64 inputs).
+//! (CHUNK_TOKENS, d) partial dL/dh per thread: O(chunk). The backward needs the logits again:
+//! when the forward runs for training and the (N, V) logits take at most [`KEEP_LOGITS_BYTES`],
+//! the forward keeps them (they cost a write, recomputing them a third of the backward's
+//! FLOPs); otherwise the backward recomputes them tile by tile, so memory stays O(chunk) for long
+//! responses. Either way only the rows with a non-zero gradient are used (padding and gated
+//! tokens cost nothing). bf16/f16 inputs are upcast to f32 tile by tile; accumulation is f32
+//! (f64 for f64 inputs).
+
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Storage, Tensor, WithDType};
 use rayon::prelude::*;
@@ -37,6 +42,11 @@ pub const CHUNK_VOCAB: usize = 512;
 pub const CUDA_CHUNK_TOKENS: usize = 4096;
 /// Head rows per tile on CUDA.
 pub const CUDA_CHUNK_VOCAB: usize = 8192;
+
+/// The largest (N, V) logits, in bytes of the accumulation type, that a training forward keeps
+/// for its backward (CPU). 256 MiB holds, at Qwen2.5's vocabulary, the logits of about 440
+/// response tokens in f32.
+pub const KEEP_LOGITS_BYTES: usize = 256 << 20;
 
 /// Block and tile sizes of the fused kernels (tests use small ones to cover many tiles and
 /// ragged edges).
@@ -64,10 +74,19 @@ impl Chunks {
 
 /// Output (N, 3): log p(target), entropy, log-sum-exp (kept for the backward). With a
 /// `head_grad` sink the backward adds dL/dW there (in the accumulation type) instead of
-/// returning it.
+/// returning it. With `keep_logits` the CPU forward stores the logits in `kept` (see
+/// [`KeptLogits`]) and the backward takes them from there.
 struct FusedLogprob {
     chunks: Chunks,
     head_grad: Option<GradSink>,
+    keep_logits: bool,
+    kept: Mutex<Option<CpuStorage>>,
+}
+
+impl FusedLogprob {
+    fn new(chunks: Chunks, head_grad: Option<GradSink>, keep_logits: bool) -> Self {
+        FusedLogprob { chunks, head_grad, keep_logits, kept: Mutex::new(None) }
+    }
 }
 
 /// Accumulation type of the kernels.
@@ -222,23 +241,45 @@ fn target_column(target: u32, start: usize, width: usize) -> Option<usize> {
     (target as usize).checked_sub(start).filter(|&c| c < width)
 }
 
-/// Forward: (N, 3) rows of [log p(target), entropy, lse].
-fn forward<T: Element<Acc = A>, A: Accum>(h: &[T], w: &[T], targets: &[u32], d: usize, chunks: Chunks) -> Vec<A> {
-    let ranges = vocab_ranges(w.len() / d, chunks.vocab);
+/// Forward: (N, 3) rows of [log p(target), entropy, lse], and with `keep` the logits in the
+/// layout of [`KeptLogits`].
+fn forward<T: Element<Acc = A>, A: Accum>(
+    h: &[T],
+    w: &[T],
+    targets: &[u32],
+    d: usize,
+    chunks: Chunks,
+    keep: bool,
+) -> (Vec<A>, Option<Vec<A>>) {
+    let v = w.len() / d;
+    let ranges = vocab_ranges(v, chunks.vocab);
     let mut out = Vec::with_capacity(targets.len() * 3);
+    let mut kept = keep.then(|| vec![A::zero(); targets.len() * v]);
+    let mut kept_blocks = kept.as_deref_mut().map(|k| k.chunks_mut(chunks.tokens * v));
     let mut h_buf = Vec::new();
     for (block, block_targets) in h.chunks(chunks.tokens * d).zip(targets.chunks(chunks.tokens)) {
         let h_block = T::upcast(block, &mut h_buf);
         let rows = block_targets.len();
+        // Each thread writes the tiles of its vocabulary range into one run of the kept logits.
+        let kept_parts: Vec<Option<&mut [A]>> = match kept_blocks.as_mut().and_then(Iterator::next) {
+            Some(block_kept) => {
+                split_runs(block_kept, ranges.iter().map(|r| r.len() * rows)).into_iter().map(Some).collect()
+            }
+            None => ranges.iter().map(|_| None).collect(),
+        };
         let partials: Vec<Vec<RowStats<A>>> = ranges
             .par_iter()
-            .map(|range| {
+            .zip(kept_parts.into_par_iter())
+            .map(|(range, mut kept_part)| {
                 let mut stats = vec![RowStats::empty(); rows];
-                let mut tile = vec![A::zero(); rows * chunks.vocab];
+                let mut local = if kept_part.is_some() { Vec::new() } else { vec![A::zero(); rows * chunks.vocab] };
                 let mut w_buf = Vec::new();
                 for start in range.clone().step_by(chunks.vocab) {
                     let width = chunks.vocab.min(range.end - start);
-                    let tile = &mut tile[..rows * width];
+                    let tile = match kept_part.as_deref_mut() {
+                        Some(part) => &mut part[(start - range.start) * rows..][..rows * width],
+                        None => &mut local[..rows * width],
+                    };
                     logits_tile(tile, h_block, T::upcast(&w[start * d..(start + width) * d], &mut w_buf), d);
                     for ((row, logits), &t) in stats.iter_mut().zip(tile.chunks(width)).zip(block_targets) {
                         *row = row.merge(RowStats::of_logits(logits, target_column(t, start, width)));
@@ -251,16 +292,53 @@ fn forward<T: Element<Acc = A>, A: Accum>(h: &[T], w: &[T], targets: &[u32], d: 
             out.extend(partials.iter().fold(RowStats::empty(), |acc, part| acc.merge(part[r])).finish());
         }
     }
-    out
+    (out, kept)
 }
 
-/// What the backward reads per row: hidden states (N, d), targets, the saved lse and dL/dlogp.
+/// `data` cut into consecutive runs of the given lengths.
+fn split_runs<A>(mut data: &mut [A], lengths: impl IntoIterator<Item = usize>) -> Vec<&mut [A]> {
+    lengths
+        .into_iter()
+        .map(|len| {
+            let (run, rest) = std::mem::take(&mut data).split_at_mut(len);
+            data = rest;
+            run
+        })
+        .collect()
+}
+
+/// The (N, V) logits as the forward keeps them: block by block ([`Chunks::tokens`] rows each),
+/// within a block tile by tile in vocabulary order, each tile (rows of the block, width)
+/// row-major, so that every thread writes one contiguous run.
+#[derive(Clone, Copy)]
+struct KeptLogits<'a, A> {
+    data: &'a [A],
+    rows: usize,
+    vocab: usize,
+    tokens: usize,
+}
+
+impl<'a, A> KeptLogits<'a, A> {
+    /// Row `i`'s logits of the tile of `width` head rows starting at `start`.
+    fn row(&self, i: usize, start: usize, width: usize) -> &'a [A] {
+        let first = i / self.tokens * self.tokens;
+        let block_rows = self.tokens.min(self.rows - first);
+        let at = first * self.vocab + start * block_rows + (i - first) * width;
+        &self.data[at..at + width]
+    }
+}
+
+/// What the backward reads per row: hidden states (N, d), targets, the saved lse and dL/dlogp,
+/// and the logits when the forward kept them (`ids`: each row's index there, if the rows are a
+/// selection).
 #[derive(Clone, Copy)]
 struct Rows<'a, T, A> {
     h: &'a [T],
     targets: &'a [u32],
     lse: &'a [A],
     g: &'a [A],
+    kept: Option<KeptLogits<'a, A>>,
+    ids: Option<&'a [usize]>,
 }
 
 /// Backward: (dL/dh (N, d), dL/dW (V, d)). Rows with g = 0 (padding, gated or zero-advantage
@@ -274,7 +352,8 @@ fn backward<T: Element<Acc = A>, A: Accum>(batch: Rows<T, A>, w: &[T], d: usize,
     let targets: Vec<u32> = active.iter().map(|&i| batch.targets[i]).collect();
     let pick = |x: &[A]| -> Vec<A> { active.iter().map(|&i| x[i]).collect() };
     let (lse, g) = (pick(batch.lse), pick(batch.g));
-    let (dh_active, dw) = backward_rows(Rows { h: &h, targets: &targets, lse: &lse, g: &g }, w, d, chunks);
+    let rows = Rows { h: &h, targets: &targets, lse: &lse, g: &g, kept: batch.kept, ids: Some(&active) };
+    let (dh_active, dw) = backward_rows(rows, w, d, chunks);
     let mut dh = vec![A::zero(); batch.h.len()];
     for (&i, row) in active.iter().zip(dh_active.chunks(d)) {
         dh[i * d..(i + 1) * d].copy_from_slice(row);
@@ -292,13 +371,7 @@ fn backward_rows<T: Element<Acc = A>, A: Accum>(
     let zero = A::zero();
     let ranges = vocab_ranges(w.len() / d, chunks.vocab);
     let mut dw = vec![zero; w.len()];
-    let mut dw_parts = Vec::with_capacity(ranges.len());
-    let mut rest = dw.as_mut_slice();
-    for range in &ranges {
-        let (part, tail) = rest.split_at_mut(range.len() * d);
-        dw_parts.push(part);
-        rest = tail;
-    }
+    let mut dw_parts = split_runs(&mut dw, ranges.iter().map(|r| r.len() * d));
     let mut dh = Vec::with_capacity(batch.h.len());
     let mut h_buf = Vec::new();
     for (b, block) in batch.h.chunks(chunks.tokens * d).enumerate() {
@@ -317,7 +390,15 @@ fn backward_rows<T: Element<Acc = A>, A: Accum>(
                     let width = chunks.vocab.min(range.end - start);
                     let tile = &mut tile[..rows * width];
                     let w_tile = T::upcast(&w[start * d..(start + width) * d], &mut w_buf);
-                    logits_tile(tile, h_block, w_tile, d);
+                    match batch.kept {
+                        Some(kept) => {
+                            for (r, logits) in tile.chunks_mut(width).enumerate() {
+                                let id = batch.ids.map_or(first + r, |ids| ids[first + r]);
+                                logits.copy_from_slice(kept.row(id, start, width));
+                            }
+                        }
+                        None => logits_tile(tile, h_block, w_tile, d),
+                    }
                     // The tile becomes dL/dl = g (onehot(t) − p), p = e^(l − lse).
                     for (r, logits) in tile.chunks_mut(width).enumerate() {
                         for l in logits.iter_mut() {
@@ -377,7 +458,8 @@ impl CustomOp3 for FusedLogprob {
         dispatch_float!(hs, self.name(), |T| {
             let h = contiguous_slice::<T>(hs, hl, self.name())?;
             let w = contiguous_slice::<T>(ws, wl, self.name())?;
-            let out = forward::<T, _>(h, w, targets, d, self.chunks);
+            let (out, kept) = forward::<T, _>(h, w, targets, d, self.chunks, self.keep_logits);
+            *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = kept.map(<T as Element>::Acc::to_cpu_storage_owned);
             Ok((<T as Element>::Acc::to_cpu_storage_owned(out), Shape::from((n, 3))))
         })
     }
@@ -402,7 +484,8 @@ impl CustomOp3 for FusedLogprob {
     /// carries gradient; the entropy is detached and the lse is internal):
     ///   dL/dl_ij = g_i (1[j = t_i] − p_ij)
     ///   dL/dh = dL/dl · W,   dL/dW = (dL/dl)ᵀ · h,
-    /// with the logits recomputed tile by tile and p from the saved lse (column 2).
+    /// with the logits kept by the forward or recomputed tile by tile, and p from the saved lse
+    /// (column 2).
     fn bwd(
         &self,
         hidden: &Tensor,
@@ -419,6 +502,8 @@ impl CustomOp3 for FusedLogprob {
         let (lse, g) = (column(res, 2)?, column(grad, 0)?);
         let (n, d) = hidden.dims2()?;
         let v = head.dim(0)?;
+        // Taken, not borrowed: the logits are freed with this backward (a second one recomputes).
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner()).take();
         let (dh, dw) = {
             let ((hs, hl), (ws, wl), (ts, tl)) =
                 (hidden.storage_and_layout(), head.storage_and_layout(), targets.storage_and_layout());
@@ -431,7 +516,17 @@ impl CustomOp3 for FusedLogprob {
                 let w = contiguous_slice::<T>(ws, wl, self.name())?;
                 let acc = |x: &[f64]| x.iter().map(|&v| <T as Element>::Acc::from_f64(v)).collect::<Vec<_>>();
                 let (lse, g) = (acc(&lse), acc(&g));
-                let (dh, dw) = backward::<T, _>(Rows { h, targets, lse: &lse, g: &g }, w, d, self.chunks);
+                let kept = match &kept {
+                    Some(storage) => Some(KeptLogits {
+                        data: <T as Element>::Acc::cpu_storage_as_slice(storage)?,
+                        rows: n,
+                        vocab: v,
+                        tokens: self.chunks.tokens,
+                    }),
+                    None => None,
+                };
+                let rows = Rows { h, targets, lse: &lse, g: &g, kept, ids: None };
+                let (dh, dw) = backward::<T, _>(rows, w, d, self.chunks);
                 (Tensor::from_vec(dh, (n, d), &Device::Cpu)?, Tensor::from_vec(dw, (v, d), &Device::Cpu)?)
             })
         };
@@ -494,7 +589,8 @@ impl CustomOp3 for FusedLogprobGrad {
             let w = contiguous_slice::<T>(ws, wl, self.name())?;
             let acc = |x: &[f64]| x.iter().map(|&v| <T as Element>::Acc::from_f64(v)).collect::<Vec<_>>();
             let (lse, g) = (acc(&lse), acc(&g));
-            let (mut out, dw) = backward_rows::<T, _>(Rows { h, targets, lse: &lse, g: &g }, w, d, self.chunks);
+            let rows = Rows { h, targets, lse: &lse, g: &g, kept: None, ids: None };
+            let (mut out, dw) = backward_rows::<T, _>(rows, w, d, self.chunks);
             out.extend(dw);
             Ok((<T as Element>::Acc::to_cpu_storage_owned(out), Shape::from((n + v, d))))
         })
@@ -606,7 +702,7 @@ pub fn fused_token_stats_chunked(
     targets: &Tensor,
     chunks: Chunks,
 ) -> Result<TokenStats> {
-    fused_stats(hidden, head, targets, FusedLogprob { chunks, head_grad: None })
+    fused_stats(hidden, head, targets, chunks, None)
 }
 
 /// [`fused_token_stats`] whose backward adds the head's gradient dL/dW to `head_grad` (f32; f64
@@ -620,21 +716,34 @@ pub fn fused_token_stats_with_sink(
     targets: &Tensor,
     head_grad: &GradSink,
 ) -> Result<TokenStats> {
-    let chunks = Chunks::for_device(hidden.device());
-    fused_stats(hidden, head, targets, FusedLogprob { chunks, head_grad: Some(head_grad.clone()) })
+    fused_stats(hidden, head, targets, Chunks::for_device(hidden.device()), Some(head_grad.clone()))
 }
 
-fn fused_stats(hidden: &Tensor, head: &Tensor, targets: &Tensor, op: FusedLogprob) -> Result<TokenStats> {
+fn fused_stats(
+    hidden: &Tensor,
+    head: &Tensor,
+    targets: &Tensor,
+    chunks: Chunks,
+    head_grad: Option<GradSink>,
+) -> Result<TokenStats> {
     check_token_stats_inputs(hidden, head, targets)?;
-    let chunks = op.chunks;
     if chunks.tokens == 0 || chunks.vocab == 0 {
         crate::bail_input!("fused_token_stats: chunk sizes must be positive, got {chunks:?}");
     }
     if !has_kernel(hidden) {
         return token_stats_naive(hidden, head, targets);
     }
+    let op = FusedLogprob::new(chunks, head_grad, keeps_logits(hidden, head));
     let out = hidden.contiguous()?.apply_op3(&head.contiguous()?, &targets.contiguous()?, op)?;
     Ok(TokenStats { logprobs: out.narrow(1, 0, 1)?.squeeze(1)?, entropy: out.narrow(1, 1, 1)?.squeeze(1)?.detach() })
+}
+
+/// Whether the forward keeps the logits for the backward: on CPU, when a backward can follow
+/// (an input is part of a graph) and they take at most [`KEEP_LOGITS_BYTES`].
+fn keeps_logits(hidden: &Tensor, head: &Tensor) -> bool {
+    let acc_bytes = if hidden.dtype() == DType::F64 { 8 } else { 4 };
+    let bytes = hidden.dim(0).unwrap_or(0) * head.dim(0).unwrap_or(0) * acc_bytes;
+    hidden.device().is_cpu() && (hidden.track_op() || head.track_op()) && bytes <= KEEP_LOGITS_BYTES
 }
 
 #[cfg(test)]
@@ -653,7 +762,20 @@ mod tests {
         Ok(Tensor::new(ids, &Device::Cpu)?)
     }
 
-    /// Forward values and the gradients of Σ probe · logp through both paths.
+    /// The log-probs through the op, its forward keeping the logits for the backward or not.
+    fn logprobs_keeping(
+        hidden: &Tensor,
+        head: &Tensor,
+        targets: &Tensor,
+        chunks: Chunks,
+        keep: bool,
+    ) -> Result<Tensor> {
+        let out = hidden.apply_op3(head, targets, FusedLogprob::new(chunks, None, keep))?;
+        Ok(out.narrow(1, 0, 1)?.squeeze(1)?)
+    }
+
+    /// Forward values and the gradients of Σ probe · logp through both paths, the backward with
+    /// the logits kept by the forward and recomputed.
     fn compare_with_naive(n: usize, d: usize, v: usize, chunks: Chunks) -> Result<()> {
         let hidden = Var::from_tensor(&random_tensor(&[n, d], 1, DType::F32)?)?;
         let head = Var::from_tensor(&random_tensor(&[v, d], 2, DType::F32)?)?;
@@ -665,13 +787,29 @@ mod tests {
         let naive = token_stats_naive(&hidden, &head, &targets)?;
         assert_close(&fused.logprobs, &naive.logprobs, 1e-5, "log-probs");
         assert_close(&fused.entropy, &naive.entropy, 1e-5, "entropy");
-        let fused_grads = (fused.logprobs * &probe)?.sum_all()?.backward()?;
         let naive_grads = (naive.logprobs * &probe)?.sum_all()?.backward()?;
-        for (name, var) in [("dL/dh", &hidden), ("dL/dW", &head)] {
-            let got = fused_grads.get(var).expect("fused gradient");
-            assert!(got.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0, "{name} is zero");
-            assert_close(got, naive_grads.get(var).expect("naive gradient"), 1e-5, name);
+        for keep in [true, false] {
+            let logprobs = logprobs_keeping(&hidden, &head, &targets, chunks, keep)?;
+            let fused_grads = (logprobs * &probe)?.sum_all()?.backward()?;
+            for (name, var) in [("dL/dh", &hidden), ("dL/dW", &head)] {
+                let got = fused_grads.get(var).expect("fused gradient");
+                assert!(got.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0, "{name} is zero (keep {keep})");
+                assert_close(got, naive_grads.get(var).expect("naive gradient"), 1e-5, name);
+            }
         }
+        Ok(())
+    }
+
+    /// The forward keeps the logits only where a backward can follow and they fit the budget.
+    #[test]
+    fn keeps_logits_for_training_within_the_budget() -> Result<()> {
+        let (hidden, head) = (random_tensor(&[4, 8], 1, DType::F32)?, random_tensor(&[16, 8], 2, DType::F32)?);
+        let tracked = Var::from_tensor(&hidden)?;
+        assert!(!keeps_logits(&hidden, &head), "no graph, nothing to keep");
+        assert!(keeps_logits(&tracked, &head) && keeps_logits(&hidden, Var::from_tensor(&head)?.as_tensor()));
+        let rows = KEEP_LOGITS_BYTES / (4 * 16) + 1;
+        let long = Var::from_tensor(&Tensor::zeros((rows, 8), DType::F32, &Device::Cpu)?)?;
+        assert!(!keeps_logits(&long, &head), "over the budget: recomputed");
         Ok(())
     }
 
@@ -717,7 +855,7 @@ mod tests {
         let hidden = random_tensor(&[n, d], 30, DType::F32)?;
         let head = random_tensor(&[v, d], 31, DType::F32)?;
         let targets = random_targets(n, v, 32)?;
-        let out = hidden.apply_op3_no_bwd(&head, &targets, &FusedLogprob { chunks: SMALL, head_grad: None })?;
+        let out = hidden.apply_op3_no_bwd(&head, &targets, &FusedLogprob::new(SMALL, None, false))?;
         let (h, w) = (Var::from_tensor(&hidden)?, Var::from_tensor(&head)?);
         for mask in [vec![1f32; n], (0..n).map(|i| (i % 4 == 1) as u8 as f32).collect(), vec![0f32; n]] {
             let probe = (random_tensor(&[n], 33, DType::F32)? * Tensor::new(mask, &Device::Cpu)?)?;
