@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Device, Shape, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use super::kernels::{MomentUpdate, ParamUpdate};
+use super::kernels::{FusedStep, MomentUpdate, ParamUpdate};
 use crate::{bail_input, Error, Result};
 
 /// AdamW hyper-parameters. Defaults: lr 1e-6 (the paper's scale for RL fine-tuning),
@@ -47,11 +48,55 @@ impl AdamWConfig {
     }
 }
 
+/// The two moments of one parameter (f32): plain vectors on the CPU, where one pass updates them
+/// with the parameter ([`FusedStep`]); tensors on other devices.
+#[derive(Debug)]
+enum Moments {
+    Host { m: Vec<f32>, v: Vec<f32>, shape: Shape },
+    Device { m: Tensor, v: Tensor },
+}
+
+impl Moments {
+    fn zeros(var: &Var) -> Result<Self> {
+        let n = var.elem_count();
+        Ok(match var.device() {
+            Device::Cpu => Moments::Host { m: vec![0.0; n], v: vec![0.0; n], shape: var.shape().clone() },
+            device => {
+                // Separate allocations: the moments are updated in place.
+                let zeros = || Tensor::zeros(var.shape(), DType::F32, device);
+                Moments::Device { m: zeros()?, v: zeros()? }
+            }
+        })
+    }
+
+    /// From saved (m, v) tensors of `var`'s shape, on `var`'s device.
+    fn from_tensors(m: Tensor, v: Tensor, var: &Var) -> Result<Self> {
+        Ok(match var.device() {
+            Device::Cpu => Moments::Host {
+                m: m.flatten_all()?.to_vec1()?,
+                v: v.flatten_all()?.to_vec1()?,
+                shape: var.shape().clone(),
+            },
+            device => Moments::Device { m: m.to_device(device)?, v: v.to_device(device)? },
+        })
+    }
+
+    /// (m, v) as tensors of the parameter's shape (copies of the host vectors).
+    fn tensors(&self) -> Result<(Tensor, Tensor)> {
+        Ok(match self {
+            Moments::Host { m, v, shape } => {
+                let tensor = |x: &[f32]| Tensor::from_slice(x, shape, &Device::Cpu);
+                (tensor(m)?, tensor(v)?)
+            }
+            Moments::Device { m, v } => (m.clone(), v.clone()),
+        })
+    }
+}
+
 /// Moments of one parameter, and its f32 master copy when the parameter itself is not f32.
 #[derive(Debug)]
 struct ParamState {
-    m: Tensor,
-    v: Tensor,
+    moments: Moments,
     master: Option<Tensor>,
 }
 
@@ -66,8 +111,8 @@ pub struct AdamW {
 
 const FORMAT: &str = "lgpo-adamw-v1";
 
-/// One parameter's update with the in-place kernels (CPU or CUDA): no full-size temporaries.
-/// The gradient is `g × grad_scale` (CPU kernels only; 1 on CUDA).
+/// One parameter's update with the in-place kernels: one pass on the CPU, where the gradient is
+/// `g × grad_scale`; a pass per moment and one for the parameter on CUDA (`grad_scale` 1).
 #[allow(clippy::too_many_arguments)]
 fn update_in_place(
     var: &Var,
@@ -80,9 +125,6 @@ fn update_in_place(
     bias2: f64,
 ) -> Result<()> {
     let g = g.contiguous()?;
-    let scale = grad_scale as f32;
-    state.m.inplace_op2(&g, &MomentUpdate { beta: c.beta1 as f32, square: false, scale })?;
-    state.v.inplace_op2(&g, &MomentUpdate { beta: c.beta2 as f32, square: true, scale })?;
     let update = ParamUpdate {
         lr: lr as f32,
         weight_decay: c.weight_decay as f32,
@@ -90,12 +132,28 @@ fn update_in_place(
         bias2: bias2 as f32,
         eps: c.eps as f32,
     };
-    match &state.master {
-        Some(master) => {
-            master.inplace_op3(&state.m, &state.v, &update)?;
-            var.set(&master.to_dtype(var.dtype())?)?;
+    let target = state.master.as_ref().unwrap_or_else(|| var.as_tensor());
+    match &mut state.moments {
+        Moments::Host { m, v, .. } => {
+            let step = FusedStep {
+                moments: Mutex::new((m.as_mut_slice(), v.as_mut_slice())),
+                betas: (c.beta1 as f32, c.beta2 as f32),
+                scale: grad_scale as f32,
+                update,
+            };
+            target.inplace_op2(&g, &step)?;
         }
-        None => var.as_tensor().inplace_op3(&state.m, &state.v, &update)?,
+        Moments::Device { m, v } => {
+            if grad_scale != 1.0 {
+                crate::bail_input!("the device AdamW kernels take unscaled gradients");
+            }
+            m.inplace_op2(&g, &MomentUpdate { beta: c.beta1 as f32, square: false })?;
+            v.inplace_op2(&g, &MomentUpdate { beta: c.beta2 as f32, square: true })?;
+            target.inplace_op3(m, v, &update)?;
+        }
+    }
+    if let Some(master) = &state.master {
+        var.set(&master.to_dtype(var.dtype())?)?;
     }
     Ok(())
 }
@@ -110,15 +168,19 @@ fn update_with_tensor_ops(
     bias1: f64,
     bias2: f64,
 ) -> Result<()> {
-    state.m = ((&state.m * c.beta1)? + (g * (1.0 - c.beta1))?)?;
-    state.v = ((&state.v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+    let Moments::Device { m, v } = &mut state.moments else {
+        crate::bail_input!("the tensor-op update needs the moments as tensors");
+    };
+    *m = ((&*m * c.beta1)? + (g * (1.0 - c.beta1))?)?;
+    *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+    let (m, v) = (m.clone(), v.clone());
     let master = match &state.master {
         Some(m) => m.clone(),
         None => var.as_tensor().detach(),
     };
     let decayed = (&master * (1.0 - lr * c.weight_decay))?;
-    let denom = ((&state.v / bias2)?.sqrt()? + c.eps)?;
-    let new = (decayed - (((&state.m / bias1)? / denom)? * lr)?)?;
+    let denom = ((&v / bias2)?.sqrt()? + c.eps)?;
+    let new = (decayed - (((&m / bias1)? / denom)? * lr)?)?;
     match &mut state.master {
         Some(m) => {
             var.set(&new.to_dtype(var.dtype())?)?;
@@ -136,13 +198,11 @@ impl AdamW {
         let state = params
             .iter()
             .map(|(_, var)| {
-                // Separate allocations: the moments are updated in place.
-                let zeros = || Tensor::zeros(var.shape(), DType::F32, var.device());
                 let master = match var.dtype() {
                     DType::F32 => None,
                     _ => Some(var.as_tensor().to_dtype(DType::F32)?.detach()),
                 };
-                Ok(ParamState { m: zeros()?, v: zeros()?, master })
+                Ok(ParamState { moments: Moments::zeros(var)?, master })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(AdamW { config, names: params.iter().map(|(n, _)| n.clone()).collect(), state, step: 0 })
@@ -201,8 +261,9 @@ impl AdamW {
         let path = path.as_ref();
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
         for (name, s) in self.names.iter().zip(&self.state) {
-            tensors.push((format!("m.{name}"), s.m.clone()));
-            tensors.push((format!("v.{name}"), s.v.clone()));
+            let (m, v) = s.moments.tensors()?;
+            tensors.push((format!("m.{name}"), m));
+            tensors.push((format!("v.{name}"), v));
             if let Some(master) = &s.master {
                 tensors.push((format!("master.{name}"), master.clone()));
             }
@@ -247,12 +308,11 @@ impl AdamW {
                         found: t.dims().to_vec(),
                     });
                 }
-                Ok(t.to_dtype(DType::F32)?.to_device(var.device())?)
+                Ok(t.to_dtype(DType::F32)?)
             };
-            state.m = take("m")?;
-            state.v = take("v")?;
+            state.moments = Moments::from_tensors(take("m")?, take("v")?, var)?;
             if state.master.is_some() {
-                state.master = Some(take("master")?);
+                state.master = Some(take("master")?.to_device(var.device())?);
             }
         }
         optimizer.step = step;
@@ -286,24 +346,17 @@ mod tests {
         Ok(())
     }
 
-    /// The in-place CPU kernels give the tensor-op update, also with the gradient scaled inside
-    /// the kernels (clipping) against a scaled copy.
+    /// The one-pass CPU kernel gives the tensor-op update, also with the gradient scaled inside
+    /// the kernel (clipping) against a scaled copy.
     #[test]
     fn kernels_match_the_tensor_op_update() -> Result<()> {
         let init: Vec<f32> = (0..1000).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
         let a = Var::new(init.as_slice(), &Device::Cpu)?;
         let b = Var::new(init.as_slice(), &Device::Cpu)?;
         let config = AdamWConfig { lr: 0.01, weight_decay: 0.1, ..AdamWConfig::default() };
-        let mut state_a = ParamState {
-            m: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
-            v: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
-            master: None,
-        };
-        let mut state_b = ParamState {
-            m: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
-            v: Tensor::zeros(1000, DType::F32, &Device::Cpu)?,
-            master: None,
-        };
+        let mut state_a = ParamState { moments: Moments::zeros(&a)?, master: None };
+        let zeros = || Tensor::zeros(1000, DType::F32, &Device::Cpu);
+        let mut state_b = ParamState { moments: Moments::Device { m: zeros()?, v: zeros()? }, master: None };
         for step in 1..=3 {
             let g =
                 Tensor::new(init.iter().map(|x| x.sin() * step as f32).collect::<Vec<_>>().as_slice(), &Device::Cpu)?;
