@@ -53,7 +53,7 @@ impl Qwen2 {
             // The whole recorded graph, from the embeddings as a leaf.
             let embeddings = Var::from_tensor(&self.frozen.embed(ids)?)?;
             let hidden = self.tracked.hidden_of_embeddings(embeddings.as_tensor().clone(), positions, &bias, None)?;
-            let (store, out) = self.loss_backward(&hidden, batch, path, &head_grad, &mut grads, loss)?;
+            let (store, out) = self.loss_backward(&hidden, batch, path, (&head_grad, true), &mut grads, loss)?;
             (store.get(embeddings.as_tensor()).cloned(), out)
         };
         if let Some(g) = head_grad.take() {
@@ -66,18 +66,20 @@ impl Qwen2 {
     }
 
     /// The loss from the final hidden states (B, T, d) and its backward: the parameters'
-    /// gradients go to `grads` (the head's to `head_grad`), the store is returned for the
-    /// gradients of the leaves below.
+    /// gradients go to `grads` (the head's to the sink), the store is returned for the
+    /// gradients of the leaves below. `keep_logits`: whether the fused head may keep its logits
+    /// for the backward (not under activation checkpointing, which asks for memory over time).
     fn loss_backward<T>(
         &self,
         hidden: &Tensor,
         batch: &SequenceBatch,
         path: LogprobPath,
-        head_grad: &GradSink,
+        (head_grad, keep_logits): (&GradSink, bool),
         grads: &mut ParamGrads,
         loss: impl FnOnce(&TokenStats) -> Result<(Tensor, T)>,
     ) -> Result<(GradStore, T)> {
-        let stats = self.response_stats_of_hidden(hidden, batch, self.tracked.lm_head(), path, Some(head_grad))?;
+        let head = self.tracked.lm_head();
+        let stats = self.response_stats_of_hidden(hidden, batch, head, path, Some((head_grad, keep_logits)))?;
         let (loss, out) = loss(&stats)?;
         let store = loss.backward()?;
         self.accumulate(grads, &store)?;
@@ -111,7 +113,7 @@ impl Qwen2 {
         let top = Var::from_tensor(&x)?;
         drop(x);
         let hidden = tracked.final_norm(top.as_tensor())?;
-        let (store, out) = self.loss_backward(&hidden, batch, path, head_grad, grads, loss)?;
+        let (store, out) = self.loss_backward(&hidden, batch, path, (head_grad, false), grads, loss)?;
         let Some(mut incoming) = store.get(top.as_tensor()).cloned() else {
             return Ok((None, out)); // the loss does not depend on the hidden states
         };

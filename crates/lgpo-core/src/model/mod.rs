@@ -178,15 +178,16 @@ impl Qwen2 {
     }
 
     /// The response statistics of `batch` from its final hidden states (B, T, d) and `head`;
-    /// with `head_grad`, the fused path's backward puts the head's gradient there
-    /// ([`fused_token_stats_with_sink`]; the naive path leaves it in candle's store).
+    /// with `head_grad` (a sink, and whether the forward may keep its logits), the fused path's
+    /// backward puts the head's gradient there ([`fused_token_stats_with_sink`]; the naive path
+    /// leaves it in candle's store).
     fn response_stats_of_hidden(
         &self,
         hidden: &Tensor,
         batch: &SequenceBatch,
         head: &Tensor,
         path: LogprobPath,
-        head_grad: Option<&GradSink>,
+        head_grad: Option<(&GradSink, bool)>,
     ) -> Result<TokenStats> {
         let (b, r) = (batch.len(), batch.response_width);
         let d = self.config.hidden_size;
@@ -194,7 +195,9 @@ impl Qwen2 {
         let scored = hidden.narrow(1, batch.prompt_width - 1, r)?.reshape((b * r, d))?;
         let targets = batch.response_ids()?.flatten_all()?;
         let stats = match (path, head_grad) {
-            (LogprobPath::Fused, Some(sink)) => fused_token_stats_with_sink(&scored, head, &targets, sink)?,
+            (LogprobPath::Fused, Some((sink, keep_logits))) => {
+                fused_token_stats_with_sink(&scored, head, &targets, sink, keep_logits)?
+            }
             _ => path.token_stats(&scored, head, &targets)?,
         };
         Ok(TokenStats { logprobs: stats.logprobs.reshape((b, r))?, entropy: stats.entropy.reshape((b, r))? })

@@ -11,8 +11,8 @@
 //!
 //! Extra memory is a (CHUNK_TOKENS, CHUNK_VOCAB) logits tile per thread, plus in the backward a
 //! (CHUNK_TOKENS, d) partial dL/dh per thread: O(chunk). The backward needs the logits again:
-//! when the forward runs for training and the (N, V) logits take at most [`KEEP_LOGITS_BYTES`],
-//! the forward keeps them (they cost a write, recomputing them a third of the backward's
+//! when the forward runs for training, without activation checkpointing, and the (N, V) logits
+//! take at most [`KEEP_LOGITS_BYTES`], the forward keeps them (they cost a write, recomputing them a third of the backward's
 //! FLOPs); otherwise the backward recomputes them tile by tile, so memory stays O(chunk) for long
 //! responses. Either way only the rows with a non-zero gradient are used (padding and gated
 //! tokens cost nothing). bf16/f16 inputs are upcast to f32 tile by tile; accumulation is f32
@@ -702,21 +702,24 @@ pub fn fused_token_stats_chunked(
     targets: &Tensor,
     chunks: Chunks,
 ) -> Result<TokenStats> {
-    fused_stats(hidden, head, targets, chunks, None)
+    fused_stats(hidden, head, targets, chunks, None, true)
 }
 
 /// [`fused_token_stats`] whose backward adds the head's gradient dL/dW to `head_grad` (f32; f64
 /// for f64 inputs) instead of returning it to candle's `GradStore`, which would zero-fill and
 /// add a buffer of the head's size (see [`GradSink`]). Where the kernel does not run (the
 /// fallback to [`token_stats_naive`]) the gradient goes to the store as usual, so a caller
-/// collects the head's gradient from both.
+/// collects the head's gradient from both. Without `keep_logits` the forward never keeps the
+/// logits for the backward, whatever their size (activation checkpointing's choice).
 pub fn fused_token_stats_with_sink(
     hidden: &Tensor,
     head: &Tensor,
     targets: &Tensor,
     head_grad: &GradSink,
+    keep_logits: bool,
 ) -> Result<TokenStats> {
-    fused_stats(hidden, head, targets, Chunks::for_device(hidden.device()), Some(head_grad.clone()))
+    let chunks = Chunks::for_device(hidden.device());
+    fused_stats(hidden, head, targets, chunks, Some(head_grad.clone()), keep_logits)
 }
 
 fn fused_stats(
@@ -725,6 +728,7 @@ fn fused_stats(
     targets: &Tensor,
     chunks: Chunks,
     head_grad: Option<GradSink>,
+    may_keep_logits: bool,
 ) -> Result<TokenStats> {
     check_token_stats_inputs(hidden, head, targets)?;
     if chunks.tokens == 0 || chunks.vocab == 0 {
@@ -733,7 +737,7 @@ fn fused_stats(
     if !has_kernel(hidden) {
         return token_stats_naive(hidden, head, targets);
     }
-    let op = FusedLogprob::new(chunks, head_grad, keeps_logits(hidden, head));
+    let op = FusedLogprob::new(chunks, head_grad, may_keep_logits && keeps_logits(hidden, head));
     let out = hidden.contiguous()?.apply_op3(&head.contiguous()?, &targets.contiguous()?, op)?;
     Ok(TokenStats { logprobs: out.narrow(1, 0, 1)?.squeeze(1)?, entropy: out.narrow(1, 1, 1)?.squeeze(1)?.detach() })
 }
