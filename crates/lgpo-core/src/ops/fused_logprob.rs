@@ -12,11 +12,11 @@
 //! Extra memory is a (CHUNK_TOKENS, CHUNK_VOCAB) logits tile per thread, plus in the backward a
 //! (CHUNK_TOKENS, d) partial dL/dh per thread: O(chunk). The backward needs the logits again:
 //! when the forward runs for training, without activation checkpointing, and the (N, V) logits
-//! take at most [`KEEP_LOGITS_BYTES`], the forward keeps them (they cost a write, recomputing them a third of the backward's
-//! FLOPs); otherwise the backward recomputes them tile by tile, so memory stays O(chunk) for long
-//! responses. Either way only the rows with a non-zero gradient are used (padding and gated
-//! tokens cost nothing). bf16/f16 inputs are upcast to f32 tile by tile; accumulation is f32
-//! (f64 for f64 inputs).
+//! take at most [`KEEP_LOGITS_BYTES`], the forward keeps them (keeping costs a write,
+//! recomputing a third of the backward's FLOPs); otherwise the backward recomputes them tile by
+//! tile, so memory stays O(chunk) for long responses. Either way only the rows with a non-zero
+//! gradient are used (padding and gated tokens cost nothing). bf16/f16 inputs are upcast to f32
+//! tile by tile; accumulation is f32 (f64 for f64 inputs).
 
 use std::sync::Mutex;
 
