@@ -1,8 +1,10 @@
 //! Profiles one optimizer step (a minibatch update) at the `bench step --shape half` geometry: a
 //! random 2-layer Qwen2.5-0.5B-shaped model, 4 sequences of 16 prompt + 16 response tokens, LGPO,
-//! and prints per step the time of the gradients alone (forward + backward) and of the whole
-//! optimizer step (gradients, norm and clipping, AdamW). Run it under `perf record` to see inside a part. It uses lgpo's allocator
-//! (`lgpo_core::allocator`); `MIMALLOC_PURGE_DELAY=10` gives the behaviour of returning memory.
+//! and prints per step the time of the gradients alone (forward + backward), of an AdamW update
+//! alone (on a separate optimizer, with those gradients) and of the whole optimizer step
+//! (gradients, norm and clipping, AdamW). Run it under `perf record` to see inside a part. It
+//! uses lgpo's allocator (`lgpo_core::allocator`); `MIMALLOC_PURGE_DELAY=10` gives the behaviour
+//! of returning memory.
 //!
 //! Run: `cargo run --release -p lgpo-core --example update_profile [-- config.json [steps]]`
 //! (default config: ../shared/data/qwen2.5/configs/Qwen2.5-0.5B-Instruct.config.json).
@@ -13,6 +15,7 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use lgpo_core::model::{Qwen2, Qwen2Config, Sequence};
 use lgpo_core::objectives::{Objective, ObjectiveConfig};
+use lgpo_core::optim::{AdamW, AdamWConfig};
 use lgpo_core::policy::{Minibatch, Policy, TrainConfig};
 use lgpo_core::rng::SplitMix64;
 
@@ -42,15 +45,21 @@ fn main() -> lgpo_core::Result<()> {
     };
     let lgpo = Objective::from_config(&ObjectiveConfig::named("lgpo"))?;
     let mut policy = Policy::new(model, TrainConfig { micro_batch_size: 4, ..TrainConfig::default() })?;
+    let params = policy.model().params().to_vec();
+    let mut adamw = AdamW::new(&params, AdamWConfig::default())?;
     for step in 0..=steps {
         let start = Instant::now();
-        policy.gradients(&minibatch, &lgpo)?;
+        let grads = policy.gradients(&minibatch, &lgpo)?.grads;
         let gradients = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        adamw.step(&params, &grads, 0.0)?; // lr 0: the timing without moving the weights
+        let update = start.elapsed().as_secs_f64();
+        drop(grads);
         let start = Instant::now();
         policy.train_step(&minibatch, &lgpo)?;
         let total = start.elapsed().as_secs_f64();
         let name = if step == 0 { "warm-up".to_string() } else { format!("step {step}") };
-        println!("{name}: gradients {gradients:.3} s, optimizer step {total:.3} s");
+        println!("{name}: gradients {gradients:.3} s, AdamW {update:.3} s, optimizer step {total:.3} s");
     }
     Ok(())
 }
