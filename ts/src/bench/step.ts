@@ -10,8 +10,8 @@
  * seed, so all cells of a repeat train on the same prompts and responses; this is checked (a hash
  * of the rollout tokens) and the bench fails if they differ. Cells run interleaved within each
  * repeat, every other repeat in reverse order, so drifting machine load and a cell's position hit
- * them alike. Phases come from the trainer's own functions
- * (`collectRollouts`/`generateGroups`, `updatePolicy`), as `time/*_s` in metrics.jsonl.
+ * them alike. Phases come from the trainer's own functions (`collectRollouts`/`generateGroups`,
+ * `updatePolicy`), as `time/*_s` in metrics.jsonl.
  */
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
