@@ -5,6 +5,7 @@
 // `lgpo-run sft` on the texts, and the held-out greedy accuracy before and after.
 //
 //   node scripts/tiny-model/build.mjs [--out models/countdown-tiny] [--work .cache/tiny-model]
+//                                     [--recipe scripts/tiny-model/recipe.yaml]
 //
 // Run `npm run build` first (it uses the compiled SDK). Every step is seeded: the same machine
 // and thread count give the same model.
@@ -26,9 +27,10 @@ const { values: args } = parseArgs({
   options: {
     out: { type: "string", default: join(root, "models/countdown-tiny") },
     work: { type: "string", default: join(root, ".cache/tiny-model") },
+    recipe: { type: "string", default: join(root, "scripts/tiny-model/recipe.yaml") },
   },
 });
-const recipe = YAML.parse(readFileSync(join(root, "scripts/tiny-model/recipe.yaml"), "utf8"));
+const recipe = YAML.parse(readFileSync(resolve(args.recipe), "utf8"));
 const work = resolve(args.work);
 const log = (m) => process.stderr.write(`tiny-model: ${m}\n`);
 const t0 = Date.now();
@@ -38,6 +40,8 @@ mkdirSync(work, { recursive: true });
 // 1. Tasks and solution texts: the prompt ends in "<think>" and the response continues it.
 const ranges = recipe.task;
 const template = recipe.prompt_template;
+// The model's generation limit (lgpo.json), used by `lgpo-run eval` and the evals here.
+const maxNewTokens = recipe.max_new_tokens ?? 64;
 const heldOut = heldOutCountdownTasks("countdown", recipe.held_out, ranges);
 const source = new GeneratorSource(recipe.sft_examples, recipe.seed, ranges, new Set(heldOut.map(countdownKey)));
 const pairs = [];
@@ -104,7 +108,7 @@ for (const [f, bytes] of files) writeFileSync(join(model, f), bytes);
 writeFileSync(
   join(model, "lgpo.json"),
   JSON.stringify(
-    { task: "countdown", countdown: ranges, prompt: { template }, generation: { max_new_tokens: 64 } },
+    { task: "countdown", countdown: ranges, prompt: { template }, generation: { max_new_tokens: maxNewTokens } },
     null,
     2,
   ),
@@ -150,7 +154,7 @@ const evalAt = (dir) =>
     greedy: true,
     generator: ranges,
     template,
-    maxNewTokens: 64,
+    maxNewTokens,
   });
 const before = (await evalAt(model)).accuracy;
 const after = (await evalAt(trained)).accuracy;
