@@ -149,7 +149,7 @@ impl Task for ScoreTask {
         guard(|| {
             with_policy(&self.shared, |p| {
                 let micro = self.micro_batch_size.map_or(p.config().micro_batch_size, |m| m as usize);
-                let scores = core(p.model().score(&self.sequences, micro))?;
+                let scores = core(p.score(&self.sequences, micro))?;
                 Ok(scores
                     .into_iter()
                     .map(|s| {

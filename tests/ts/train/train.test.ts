@@ -207,6 +207,14 @@ describe("train", () => {
       loadOptions(config({ trainer: { ...trainer, activation_checkpointing: true } }), 4, false).train,
     ).toMatchObject({ activation_checkpointing: true });
     expect(loadOptions(config({ model: { path: model, dtype: "bf16" } }), 4, false)).toMatchObject({ dtype: "bf16" });
+    // The objective scores the distribution the rollouts were sampled from.
+    const at = (temperature: number) =>
+      loadOptions(
+        config({ rollout: { prompts_per_step: 2, group_size: 4, max_new_tokens: 12, temperature } }),
+        4,
+        false,
+      ).train.logprob_temperature;
+    expect([at(0.7), at(1), at(0)]).toEqual([0.7, 1, 1]);
   });
   it("resumes exactly: an interrupted run continued from its checkpoint equals an uninterrupted one", async () => {
     const whole = runDir();

@@ -211,7 +211,13 @@ const rollout = section(
       .describe("B: prompts per rollout batch (paper: 128 Countdown, 256 math)."),
     group_size: positiveInt().default(8).describe("G: samples per prompt (paper: 8)."),
     max_new_tokens: positiveInt().default(1024).describe("Response length limit in tokens."),
-    temperature: z.number().min(0).default(1).describe("Sampling temperature of rollouts (1: on-policy sampling)."),
+    temperature: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe(
+        "Sampling temperature of rollouts; the objective's log-probs are those of the same softmax(logits / temperature), as in verl and TRL (0: greedy, scored at 1).",
+      ),
     top_p: z.number().gt(0).max(1).default(1).describe("Nucleus sampling threshold of rollouts (1: off)."),
     top_k: nonNegativeInt().default(0).describe("Top-k of rollouts (0: off)."),
     generation_batch_size: positiveInt()

@@ -34,6 +34,11 @@ export interface TrainConfig {
    * false). For large models at long lengths, e.g. Qwen2.5-3B on one 80 GB GPU.
    */
   activation_checkpointing?: boolean;
+  /**
+   * Softmax temperature of the log-probs of training steps and `logprobs` (default 1): set it to
+   * the rollouts' sampling temperature so the policy trained is the one that sampled.
+   */
+  logprob_temperature?: number;
 }
 
 /** Options of {@link Policy.load}. */

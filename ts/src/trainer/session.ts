@@ -89,6 +89,9 @@ function coreTrainConfig(config: TrainConfig, optimizerSteps: number) {
     micro_batch_size: t.micro_batch_size,
     skip_zero_advantage: t.skip_zero_advantage,
     activation_checkpointing: t.activation_checkpointing,
+    // The objective sees log-probs of the distribution the rollouts were sampled from (verl and
+    // TRL divide the logits by the rollout temperature too); greedy rollouts (0) have none, so 1.
+    logprob_temperature: config.rollout.temperature > 0 ? config.rollout.temperature : 1,
     seed: config.seed,
   };
 }

@@ -30,6 +30,10 @@ pub struct SequenceBatch {
     pub response_width: usize,
     /// Response length of each row.
     pub response_lengths: Vec<usize>,
+    /// Softmax temperature of the scored distribution: the log-probs are those of
+    /// softmax(logits / temperature), the distribution the responses were sampled from (verl and
+    /// TRL divide the logits by the rollout temperature too). 1 by default.
+    pub temperature: f64,
 }
 
 impl SequenceBatch {
@@ -77,7 +81,17 @@ impl SequenceBatch {
             prompt_width: p,
             response_width: r,
             response_lengths: sequences.iter().map(|s| s.response.len()).collect(),
+            temperature: 1.0,
         })
+    }
+
+    /// The batch scored at softmax temperature `temperature` (positive and finite).
+    pub fn with_temperature(mut self, temperature: f64) -> Result<Self> {
+        if !(temperature > 0.0 && temperature.is_finite()) {
+            bail_input!("temperature must be positive and finite, got {temperature}");
+        }
+        self.temperature = temperature;
+        Ok(self)
     }
 
     /// Number of rows.

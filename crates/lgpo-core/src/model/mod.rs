@@ -193,6 +193,9 @@ impl Qwen2 {
         let d = self.config.hidden_size;
         // Response token j (column P + j) is predicted at column P + j − 1.
         let scored = hidden.narrow(1, batch.prompt_width - 1, r)?.reshape((b * r, d))?;
+        // logits / T = (h / T) · Wᵀ: scaling the hidden states keeps the fused head unchanged,
+        // and autograd carries the 1/T into the layers' gradient.
+        let scored = if batch.temperature == 1.0 { scored } else { scored.affine(1.0 / batch.temperature, 0.0)? };
         let targets = batch.response_ids()?.flatten_all()?;
         let stats = match (path, head_grad) {
             (LogprobPath::Fused, Some((sink, keep_logits))) => {
@@ -206,12 +209,23 @@ impl Qwen2 {
     /// Log-probs and entropies of every response token without gradient (the "old policy" pass
     /// of ratio-based objectives), `micro_batch_size` sequences per forward to bound memory.
     pub fn score(&self, sequences: &[Sequence], micro_batch_size: usize) -> Result<Vec<ResponseScores>> {
+        self.score_at(sequences, micro_batch_size, 1.0)
+    }
+
+    /// [`Qwen2::score`] of the distribution softmax(logits / `temperature`).
+    pub fn score_at(
+        &self,
+        sequences: &[Sequence],
+        micro_batch_size: usize,
+        temperature: f64,
+    ) -> Result<Vec<ResponseScores>> {
         if micro_batch_size == 0 {
             bail_input!("micro_batch_size must be at least 1");
         }
         let mut scores = Vec::with_capacity(sequences.len());
         for chunk in sequences.chunks(micro_batch_size) {
-            let batch = SequenceBatch::new(chunk, self.config.vocab_size, &self.device)?;
+            let batch =
+                SequenceBatch::new(chunk, self.config.vocab_size, &self.device)?.with_temperature(temperature)?;
             let stats = self.response_stats(&batch, Grad::None)?;
             let logprobs: Vec<Vec<f32>> = stats.logprobs.to_vec2()?;
             let entropy: Vec<Vec<f32>> = stats.entropy.to_vec2()?;

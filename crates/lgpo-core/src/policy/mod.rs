@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use minibatch::padded_rows;
 pub use minibatch::{Minibatch, Rollout};
 
-use crate::model::{LogprobPath, Qwen2, SequenceBatch};
+use crate::model::{LogprobPath, Qwen2, ResponseScores, Sequence, SequenceBatch};
 use crate::objectives::{Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
 use crate::optim::{clip_factor, global_norm, AdamW, AdamWConfig, LrSchedule};
 use crate::rng::SplitMix64;
@@ -41,6 +41,10 @@ pub struct TrainConfig {
     /// one more forward pass of compute). Default false; lets Qwen2.5-3B train on one 80 GB GPU
     /// at the paper's lengths.
     pub activation_checkpointing: bool,
+    /// Softmax temperature of every log-prob the objective sees (the training forward and the
+    /// old-log-prob pass): the rollout's sampling temperature, so that the policy trained is the
+    /// one that sampled, as verl and TRL do. Default 1.
+    pub logprob_temperature: f64,
 }
 
 impl Default for TrainConfig {
@@ -53,6 +57,7 @@ impl Default for TrainConfig {
             skip_zero_advantage: true,
             seed: 0,
             activation_checkpointing: false,
+            logprob_temperature: 1.0,
         }
     }
 }
@@ -126,6 +131,9 @@ impl Policy {
         if config.max_grad_norm.is_some_and(|m| !(m > 0.0)) {
             bail_input!("max_grad_norm must be positive, got {:?}", config.max_grad_norm);
         }
+        if !(config.logprob_temperature > 0.0 && config.logprob_temperature.is_finite()) {
+            bail_input!("logprob_temperature must be positive and finite, got {}", config.logprob_temperature);
+        }
         config.schedule.validate()?;
         let optimizer = AdamW::new(model.params(), config.optimizer)?;
         Ok(Policy { model, optimizer, config })
@@ -151,6 +159,12 @@ impl Policy {
         &self.config
     }
 
+    /// Log-probs and entropies of the responses without gradient, at the configured
+    /// [`TrainConfig::logprob_temperature`] (the old-policy pass; a reference policy's scores).
+    pub fn score(&self, sequences: &[Sequence], micro_batch_size: usize) -> Result<Vec<ResponseScores>> {
+        self.model.score_at(sequences, micro_batch_size, self.config.logprob_temperature)
+    }
+
     /// Old log-probs for `rollout` if `objective` needs them, else `None` (LGPO never computes
     /// them).
     pub fn old_logprobs(
@@ -164,7 +178,7 @@ impl Policy {
         }
         match source {
             OldLogprobSource::Recompute => {
-                let scores = self.model.score(&rollout.sequences, self.config.micro_batch_size)?;
+                let scores = self.score(&rollout.sequences, self.config.micro_batch_size)?;
                 Ok(Some(scores.into_iter().map(|s| s.logprobs).collect()))
             }
             OldLogprobSource::Generation => match &rollout.generation_logprobs {
@@ -200,7 +214,8 @@ impl Policy {
 
         for (chunk_index, chunk) in evaluated.chunks(self.config.micro_batch_size).enumerate() {
             let micro = minibatch.select(chunk);
-            let batch = SequenceBatch::new(&micro.sequences, self.model.config().vocab_size, device)?;
+            let batch = SequenceBatch::new(&micro.sequences, self.model.config().vocab_size, device)?
+                .with_temperature(self.config.logprob_temperature)?;
             let width = batch.response_width;
             let old = match &micro.old_logprobs {
                 Some(rows) => Some(padded_rows(rows, width, device)?),
