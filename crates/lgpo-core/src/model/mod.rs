@@ -163,10 +163,11 @@ impl Qwen2 {
         Ok(logits.to_dtype(DType::F32)?.reshape((b, t, ()))?)
     }
 
-    /// Log-probs and entropies (B, R) of the response tokens of `batch`; padded response
-    /// positions hold finite values to be masked with `batch.response_mask`. With
-    /// [`Grad::Track`] the log-probs are differentiable in every parameter. Uses the fused
-    /// log-prob path ([`LogprobPath::Fused`]), whose entropy has no gradient.
+    /// Log-probs and entropies (B, R) of the response tokens of `batch`, of softmax(logits /
+    /// `batch.temperature`); padded response positions hold finite values to be masked with
+    /// `batch.response_mask`. With [`Grad::Track`] the log-probs are differentiable in every
+    /// parameter. Uses the fused log-prob path ([`LogprobPath::Fused`]), whose entropy has no
+    /// gradient.
     pub fn response_stats(&self, batch: &SequenceBatch, grad: Grad) -> Result<TokenStats> {
         self.response_stats_with(batch, grad, LogprobPath::Fused)
     }
