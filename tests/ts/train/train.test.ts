@@ -215,6 +215,8 @@ describe("train", () => {
         false,
       ).train.logprob_temperature;
     expect([at(0.7), at(1), at(0)]).toEqual([0.7, 1, 1]);
+    const sft = config({ rollout: { prompts_per_step: 2, group_size: 4, max_new_tokens: 12, temperature: 0.7 } });
+    expect(loadOptions(sft, 4, false, "sft").train.logprob_temperature).toBe(1);
   });
   it("resumes exactly: an interrupted run continued from its checkpoint equals an uninterrupted one", async () => {
     const whole = runDir();

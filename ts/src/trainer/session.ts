@@ -69,7 +69,7 @@ export interface Session {
 }
 
 /** The core's training settings for a config (`optimizerSteps` sizes a cosine schedule). */
-function coreTrainConfig(config: TrainConfig, optimizerSteps: number) {
+function coreTrainConfig(config: TrainConfig, optimizerSteps: number, kind: "rl" | "sft") {
   const t = config.trainer;
   const schedule =
     t.schedule.kind === "constant"
@@ -90,19 +90,23 @@ function coreTrainConfig(config: TrainConfig, optimizerSteps: number) {
     skip_zero_advantage: t.skip_zero_advantage,
     activation_checkpointing: t.activation_checkpointing,
     // The objective sees log-probs of the distribution the rollouts were sampled from (verl and
-    // TRL divide the logits by the rollout temperature too); greedy rollouts (0) have none, so 1.
-    logprob_temperature: config.rollout.temperature > 0 ? config.rollout.temperature : 1,
+    // TRL divide the logits by the rollout temperature too); greedy rollouts (0) have none, and
+    // SFT's cross-entropy is of the model itself: 1.
+    logprob_temperature: kind === "rl" && config.rollout.temperature > 0 ? config.rollout.temperature : 1,
     seed: config.seed,
   };
 }
 
-/** Policy.load options of a config; `fromHub` adds `model.revision` (not for checkpoint directories). */
-export function loadOptions(config: TrainConfig, optimizerSteps: number, fromHub: boolean) {
+/**
+ * Policy.load options of a config; `fromHub` adds `model.revision` (not for checkpoint
+ * directories); `kind` "sft" scores at temperature 1 whatever `rollout.temperature` says.
+ */
+export function loadOptions(config: TrainConfig, optimizerSteps: number, fromHub: boolean, kind: "rl" | "sft" = "rl") {
   return {
     device: config.model.device as "cpu",
     ...(config.model.dtype === "auto" ? {} : { dtype: config.model.dtype }),
     seed: config.seed,
-    train: coreTrainConfig(config, optimizerSteps),
+    train: coreTrainConfig(config, optimizerSteps, kind),
     ...(fromHub && config.model.revision !== null ? { revision: config.model.revision } : {}),
   };
 }
@@ -141,8 +145,8 @@ export async function openSession(
   const benchmarks = await loadBenchmarks(config);
   const { steps, optimizerSteps } = await prepare(config, benchmarks);
   const policy = resumeFrom
-    ? await Policy.load(resumeFrom.dir, loadOptions(config, optimizerSteps, false))
-    : await Policy.load(config.model.path, loadOptions(config, optimizerSteps, true));
+    ? await Policy.load(resumeFrom.dir, loadOptions(config, optimizerSteps, false, kind))
+    : await Policy.load(config.model.path, loadOptions(config, optimizerSteps, true, kind));
   const closers: Session["closers"] = [() => policy.dispose()];
   try {
     const state = resumeFrom?.state ?? initialState(config);
