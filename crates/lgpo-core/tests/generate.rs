@@ -57,20 +57,27 @@ fn greedy_equals_argmax_of_repeated_full_forwards() {
     }
 }
 
+/// The sampling log-probs are those the training forward gives at the sampling temperature, so
+/// `trainer.old_logprobs: generation` is exact at any temperature without top-k/top-p.
 #[test]
-fn sampling_logprobs_equal_training_logprobs_at_temperature_one() {
+fn sampling_logprobs_equal_training_logprobs_at_the_sampling_temperature() {
     let model = model();
-    let params = SamplingParams { max_new_tokens: 12, seed: 3, ..SamplingParams::default() };
-    let outputs = generate(&model, &prompts(), &params).unwrap();
-    let sequences: Vec<Sequence> = prompts()
-        .into_iter()
-        .zip(&outputs)
-        .map(|(prompt, out)| Sequence { prompt, response: out.tokens.clone() })
-        .collect();
-    let scores = model.score(&sequences, 4).unwrap();
-    for (out, score) in outputs.iter().zip(&scores) {
-        let err = out.logprobs.iter().zip(&score.logprobs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(err < 1e-4, "sampling vs training log-probs differ by {err:e}");
+    for temperature in [1.0f32, 0.7, 1.3] {
+        let params = SamplingParams { max_new_tokens: 12, seed: 3, temperature, ..SamplingParams::default() };
+        let outputs = generate(&model, &prompts(), &params).unwrap();
+        let sequences: Vec<Sequence> = prompts()
+            .into_iter()
+            .zip(&outputs)
+            .map(|(prompt, out)| Sequence { prompt, response: out.tokens.clone() })
+            .collect();
+        let scores = model.score_at(&sequences, 4, temperature as f64).unwrap();
+        let at_one = model.score(&sequences, 4).unwrap();
+        for ((out, score), plain) in outputs.iter().zip(&scores).zip(&at_one) {
+            let err = out.logprobs.iter().zip(&score.logprobs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-4, "T {temperature}: sampling vs training log-probs differ by {err:e}");
+            let apart = out.logprobs.iter().zip(&plain.logprobs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(temperature == 1.0 || apart > 1e-3, "T {temperature}: the temperature made no difference");
+        }
     }
 }
 

@@ -83,9 +83,14 @@ describe("config schema", () => {
       errorOf({
         ...minimal,
         trainer: { steps: 2, n_updates: 2, old_logprobs: "generation" },
-        rollout: { ...minimal.rollout, temperature: 0.7 },
+        rollout: { ...minimal.rollout, top_p: 0.9 },
       }),
-    ).toMatch(/`trainer\.old_logprobs`.*temperature 1/);
+    ).toMatch(/`trainer\.old_logprobs`.*without top-k\/top-p/);
+    // The sampling log-probs are scored at the rollout temperature, so any temperature is exact.
+    const tempered = { ...minimal, trainer: { steps: 2, n_updates: 2, old_logprobs: "generation" } };
+    expect(resolveConfig({ ...tempered, rollout: { ...minimal.rollout, temperature: 0.7 } }).rollout.temperature).toBe(
+      0.7,
+    );
     // The objective is built by the core: a section it does not use is an error naming it.
     expect(errorOf({ ...minimal, objective: { name: "lgpo", clip: { low: 0.2 } } })).toMatch(
       /objective: .*remove `clip`/,

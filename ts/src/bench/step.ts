@@ -3,7 +3,7 @@
  * generate, reward, old log-probs where the objective needs them, N_updates optimizer steps.
  * GRPO is measured three ways: (a) `recompute`, the no-grad pass over the whole rollout batch
  * (verl); (b) `skip_first`, the pass skipped for the first minibatch (exact); (c)
- * `rollout_logprobs`, the sampling log-probs from generation (exact at temperature 1 without
+ * `rollout_logprobs`, the sampling log-probs from generation (exact without
  * top-k/top-p); each with and without skipping zero-advantage sequences.
  *
  * Every timed step starts from a fresh load of the same checkpoint (untimed) with the repeat's

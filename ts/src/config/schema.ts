@@ -317,7 +317,7 @@ const trainer = section(
       .enum(["recompute", "skip_first", "generation"])
       .default("recompute")
       .describe(
-        "Ratio-based objectives: old log-probs from a no-grad pass over the whole rollout batch (`recompute`, what verl does); `skip_first` (exact) takes the first minibatch's from its own forward, since its old policy is the current one, and runs the pass over the other minibatches only (none at n_updates = 1); `generation` uses the sampling log-probs (exact at temperature 1 without top-k/top-p). LGPO needs none.",
+        "Ratio-based objectives: old log-probs from a no-grad pass over the whole rollout batch (`recompute`, what verl does); `skip_first` (exact) takes the first minibatch's from its own forward, since its old policy is the current one, and runs the pass over the other minibatches only (none at n_updates = 1); `generation` uses the sampling log-probs (exact without top-k/top-p, at any temperature). LGPO needs none.",
       ),
     optimizer,
     schedule,
@@ -487,10 +487,10 @@ function crossFieldChecks(c: z.output<z.ZodObject<z.ZodRawShape>>, ctx: z.Refine
   if (r.overlong.enabled && r.overlong.buffer >= r.max_new_tokens) {
     issue(["rollout", "overlong", "buffer"], "overlong.buffer must be below rollout.max_new_tokens");
   }
-  if (t.old_logprobs === "generation" && (r.temperature !== 1 || r.top_p !== 1 || r.top_k !== 0)) {
+  if (t.old_logprobs === "generation" && (r.top_p !== 1 || r.top_k !== 0)) {
     issue(
       ["trainer", "old_logprobs"],
-      "`generation` old log-probs are the policy's only at temperature 1 without top-k/top-p; use `recompute`",
+      "`generation` old log-probs are the policy's only without top-k/top-p (they are renormalised over the kept tokens); use `recompute`",
     );
   }
   if (t.schedule.kind !== "constant" && t.steps !== null && t.schedule.warmup_steps >= t.steps * t.n_updates) {

@@ -16,9 +16,10 @@ export async function klToInitial(
   const pairs = sequences.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds }));
   const micro = { microBatchSize: config.trainer.micro_batch_size };
   const r = config.rollout;
-  // At temperature 1 without truncation the sampling log-probs are the current policy's.
+  // Without truncation the sampling log-probs are the current policy's (scored at the rollout
+  // temperature, as the policy scores).
   const current =
-    r.temperature === 1 && r.top_p === 1 && r.top_k === 0
+    r.top_p === 1 && r.top_k === 0
       ? sequences.map((s) => s.samplingLogprobs)
       : (await policy.logprobs(pairs, micro)).map((s) => s.logprobs);
   const reference = (await initial.logprobs(pairs, micro)).map((s) => s.logprobs);
