@@ -69,8 +69,9 @@ pub enum OldLogprobSource {
     /// One no-grad pass over the rollout batch before its first update (the cost LGPO removes).
     #[default]
     Recompute,
-    /// The sampling log-probs recorded during generation (exact only at temperature 1 with no
-    /// top-k/top-p and identical numerics in generation and training).
+    /// The sampling log-probs recorded during generation (exact only with no top-k/top-p, with
+    /// [`TrainConfig::logprob_temperature`] the sampling temperature, and identical numerics in
+    /// generation and training).
     Generation,
 }
 
