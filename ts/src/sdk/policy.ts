@@ -248,7 +248,10 @@ export class Policy {
     return generations;
   }
 
-  /** Log-probs and entropies of every response token, without gradient. */
+  /**
+   * Log-probs and entropies of every response token, without gradient, of softmax(logits / T)
+   * with T the load options' `train.logprob_temperature` (default 1).
+   */
   async logprobs(batch: ScoreInput[], options: { microBatchSize?: number } = {}): Promise<ResponseScore[]> {
     if (!Array.isArray(batch)) throw new TypeError(`batch must be an array, got ${describe(batch)}`);
     const sequences = batch.map((s, i) => this.sequence(s, `batch[${i}]`));
