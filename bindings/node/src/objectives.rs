@@ -18,6 +18,8 @@ pub struct EvaluateInputs {
     pub ref_logprobs: Option<Vec<Vec<f64>>>,
     pub entropy: Option<Vec<Vec<f64>>>,
     pub advantages: Vec<f64>,
+    /// Per token: forced by the task's format, so left out of the gate's mean log-likelihood.
+    pub forced_tokens: Option<Vec<Vec<bool>>>,
     pub seed: Option<i64>,
 }
 
@@ -48,6 +50,7 @@ pub fn evaluate_objective(config: serde_json::Value, inputs: EvaluateInputs) -> 
                 ref_logprobs: reference.as_deref(),
                 entropy: entropy.as_deref(),
                 advantages: &advantages,
+                forced_tokens: inputs.forced_tokens.as_deref(),
                 seed: inputs.seed.unwrap_or(0).max(0) as u64,
             },
         ))?;

@@ -180,6 +180,9 @@ pub struct MinibatchInput {
     /// The old policy is the current one (first minibatch of a rollout batch): ratio-based
     /// objectives use this step's own forward as old log-probs (ratios exactly 1, no extra pass).
     pub old_is_current: Option<bool>,
+    /// Per response token: forced by the task's format (left out of the gate's mean
+    /// log-likelihood).
+    pub forced_tokens: Option<Vec<Vec<bool>>>,
 }
 
 /// What the objective decided for one sequence; `null`s when it was skipped for A = 0.
@@ -319,6 +322,7 @@ impl NativePolicy {
             old_logprobs: minibatch.old_logprobs.as_deref().map(rows_f32),
             ref_logprobs: minibatch.ref_logprobs.as_deref().map(rows_f32),
             old_is_current: minibatch.old_is_current.unwrap_or(false),
+            forced_tokens: minibatch.forced_tokens,
         };
         Ok(AsyncTask::new(TrainTask { shared: self.shared.clone(), minibatch, objective }))
     }

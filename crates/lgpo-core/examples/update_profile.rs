@@ -42,6 +42,7 @@ fn main() -> lgpo_core::Result<()> {
         old_logprobs: None,
         ref_logprobs: None,
         old_is_current: true,
+        forced_tokens: None,
     };
     let lgpo = Objective::from_config(&ObjectiveConfig::named("lgpo"))?;
     let mut policy = Policy::new(model, TrainConfig { micro_batch_size: 4, ..TrainConfig::default() })?;

@@ -73,8 +73,7 @@ fn checkpointing_changes_nothing_in_the_training_step() {
     for (dtype, tol) in [(DType::F32, 1e-6), (DType::BF16, 1e-2)] {
         let data = sequences(12, 128, 12);
         let advantages: Vec<f32> = (0..12).map(|i| [1.0, -1.0, 0.5, 0.0][i % 4]).collect();
-        let minibatch =
-            Minibatch { sequences: data, advantages, old_logprobs: None, ref_logprobs: None, old_is_current: false };
+        let minibatch = Minibatch { sequences: data, advantages, ..Minibatch::default() };
         let objective = Objective::from_config(&ObjectiveConfig::named("lgpo")).unwrap();
         let policy = |checkpointing| {
             let model = Qwen2::load(common::fixtures_dir().join("tiny_tied"), &Device::Cpu, dtype).unwrap();

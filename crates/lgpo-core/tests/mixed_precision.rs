@@ -28,7 +28,7 @@ fn minibatch(n: usize, seed: u64, advantages: &[f32]) -> Minibatch {
         })
         .collect();
     let advantages = (0..n).map(|i| advantages[i % advantages.len()]).collect();
-    Minibatch { sequences, advantages, old_logprobs: None, ref_logprobs: None, old_is_current: false }
+    Minibatch { sequences, advantages, ..Minibatch::default() }
 }
 
 fn policy(dtype: DType) -> Policy {

@@ -63,6 +63,7 @@ fn run(config: &ObjectiveConfig, b: &Batch, seed: u64) -> Evaluation {
         ref_logprobs: Some(&b.reference),
         entropy: None,
         advantages: &b.advantages,
+        forced_tokens: None,
         seed,
     };
     evaluate(config, &inputs).unwrap_or_else(|e| panic!("{}: {e}", config.name))
@@ -178,6 +179,49 @@ fn lgpo_gates_high_likelihood_sequences() {
         },
         &AGGREGATIONS,
     );
+}
+
+#[test]
+fn forced_tokens_leave_the_gate_statistic() {
+    // Two sequences whose format tokens (log-prob ~0) lift ℓ̄ above τ = −0.15; the model's own
+    // choices (positions 1 and 2 of the first, 1 of the second) are below it.
+    let logprobs = vec![vec![-0.001, -0.2, -0.3, -0.002, -0.001], vec![-0.004, -0.4, -0.002]];
+    let forced = vec![vec![true, false, false, true, true], vec![true, false, true]];
+    let advantages = [1.0f32, 1.0];
+    let inputs = |forced_tokens| EvaluationInputs {
+        logprobs: &logprobs,
+        old_logprobs: None,
+        ref_logprobs: None,
+        entropy: None,
+        advantages: &advantages,
+        forced_tokens,
+        seed: 0,
+    };
+    let config = ObjectiveConfig::named("lgpo");
+    // By hand: ℓ̄ over all tokens = −0.504 / 5 = −0.1008 and −0.406 / 3 = −0.1353, both > τ:
+    // gated. Without the forced tokens: −0.5 / 2 = −0.25 and −0.4: both kept.
+    let all = evaluate(&config, &inputs(None)).unwrap();
+    assert_eq!(all.metrics["gated_frac"], 1.0);
+    assert!(all.grad_logprobs.iter().flatten().all(|&g| g == 0.0));
+    let choices = evaluate(&config, &inputs(Some(&forced))).unwrap();
+    assert_eq!(choices.metrics["gated_frac"], 0.0);
+    // Kept sequences train on every token, forced ones included (token-mean over 8 tokens).
+    for row in &choices.grad_logprobs {
+        for &g in row {
+            assert!((g as f64 + 1.0 / 8.0).abs() < 1e-7, "{g}");
+        }
+    }
+    // A τ between the two statistics of the first sequence (−0.25 < τ < −0.1008) tells them apart.
+    let between = ObjectiveConfig {
+        gate: GateConfig { tau: Some(-0.3), tau_low: None, probability: None },
+        ..ObjectiveConfig::named("lgpo")
+    };
+    let split = evaluate(&between, &inputs(Some(&forced))).unwrap();
+    assert_eq!(split.metrics["gated_frac"], 0.5, "−0.25 > −0.3 is gated, −0.4 is not");
+    let mut short = forced.clone();
+    short[1].pop();
+    let err = evaluate(&config, &inputs(Some(&short))).unwrap_err().to_string();
+    assert!(err.contains("forced_tokens[1]"), "{err}");
 }
 
 #[test]
@@ -401,6 +445,7 @@ fn evaluate_err(config: ObjectiveConfig) -> String {
         ref_logprobs: None,
         entropy: None,
         advantages: &b.advantages,
+        forced_tokens: None,
         seed: 0,
     };
     evaluate(&config, &inputs).unwrap_err().to_string()
@@ -417,6 +462,7 @@ fn bad_inputs_are_named() {
         ref_logprobs: None,
         entropy: None,
         advantages: &b.advantages,
+        forced_tokens: None,
         seed: 0,
     };
     let err = evaluate(&ObjectiveConfig::named("grpo"), &inputs).unwrap_err().to_string();

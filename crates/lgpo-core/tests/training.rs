@@ -49,6 +49,7 @@ fn minibatch(rollout: &Rollout, old: Option<Vec<Vec<f32>>>) -> Minibatch {
         old_logprobs: old,
         ref_logprobs: None,
         old_is_current: false,
+        forced_tokens: None,
     }
 }
 
@@ -223,4 +224,43 @@ fn old_is_current_equals_a_recomputed_old_pass_on_the_first_minibatch() {
     let both = Minibatch { old_is_current: true, ..minibatch(&data, Some(vec![vec![]; 24])) };
     let objective = Objective::from_config(&ObjectiveConfig::named("grpo")).unwrap();
     assert!(p.gradients(&both, &objective).unwrap_err().to_string().contains("not both"));
+}
+
+#[test]
+fn forced_tokens_change_the_gate_statistic_of_a_training_step() {
+    let data = rollout(12, 5);
+    let forced: Vec<Vec<bool>> =
+        data.sequences.iter().map(|s| (0..s.response.len()).map(|t| t % 3 == 0).collect()).collect();
+    let policy = policy(4, false);
+    let scores = policy.model().score(&data.sequences, 16).unwrap();
+    // By hand: the mean of the log-probs at the positions not marked forced (0 when none is left).
+    let by_hand: Vec<f64> = scores
+        .iter()
+        .zip(&forced)
+        .map(|(s, f)| {
+            let kept: Vec<f64> = s.logprobs.iter().zip(f).filter(|(_, &f)| !f).map(|(&lp, _)| lp as f64).collect();
+            if kept.is_empty() {
+                0.0
+            } else {
+                kept.iter().sum::<f64>() / kept.len() as f64
+            }
+        })
+        .collect();
+    let lgpo = Objective::from_config(&ObjectiveConfig::named("lgpo")).unwrap();
+    let with_forced = Minibatch { forced_tokens: Some(forced.clone()), ..minibatch(&data, None) };
+    let out = policy.gradients(&with_forced, &lgpo).unwrap();
+    for (i, (o, want)) in out.sequences.iter().zip(&by_hand).enumerate() {
+        let got = o.mean_logprob.unwrap();
+        assert!((got - want).abs() < 1e-4, "sequence {i}: {got} vs {want}");
+    }
+    let plain = policy.gradients(&minibatch(&data, None), &lgpo).unwrap();
+    assert!(plain
+        .sequences
+        .iter()
+        .zip(&out.sequences)
+        .any(|(a, b)| (a.mean_logprob.unwrap() - b.mean_logprob.unwrap()).abs() > 1e-3));
+    let mut short = forced;
+    short[3].pop();
+    let err = policy.gradients(&Minibatch { forced_tokens: Some(short), ..minibatch(&data, None) }, &lgpo).unwrap_err();
+    assert!(err.to_string().contains("minibatch.forced_tokens[3]"), "{err}");
 }

@@ -67,7 +67,7 @@ pub fn measure(device: &Device, options: &MemoryOptions, checkpointing: bool) ->
     let mut policy = Policy::new(model, config)?;
     let sequences = random_sequences(options.batch, options.prompt, options.response, vocab, 4);
     let advantages = (0..options.batch).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
-    let minibatch = Minibatch { sequences, advantages, old_logprobs: None, ref_logprobs: None, old_is_current: false };
+    let minibatch = Minibatch { sequences, advantages, ..Minibatch::default() };
     let objective = Objective::from_config(&ObjectiveConfig::named("lgpo"))?;
     reset_peak_memory(device)?;
     let before = peak_memory(device)?;

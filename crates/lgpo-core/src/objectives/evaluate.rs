@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor, Var};
 use super::aggregation::Normalizer;
 use super::config::ObjectiveConfig;
 use super::stats::Metrics;
-use super::{Objective, ObjectiveInputs};
+use super::{counted_tokens, Objective, ObjectiveInputs};
 use crate::{bail_input, Result};
 
 /// Per-sequence inputs; every row of the optional fields has the length of its `logprobs` row.
@@ -22,6 +22,8 @@ pub struct EvaluationInputs<'a> {
     pub entropy: Option<&'a [Vec<f32>]>,
     /// One advantage per sequence.
     pub advantages: &'a [f32],
+    /// Per token: forced by the task's format, so left out of ℓ̄ (the gate's statistic).
+    pub forced_tokens: Option<&'a [Vec<bool>]>,
     /// Seed of the random gates.
     pub seed: u64,
 }
@@ -73,6 +75,8 @@ pub fn evaluate(config: &ObjectiveConfig, inputs: &EvaluationInputs) -> Result<E
     let entropy = optional(inputs.entropy, "entropy")?;
     let mask_rows: Vec<Vec<f32>> = lengths.iter().map(|&n| vec![1.0; n]).collect();
     let mask = padded(&mask_rows, width, "mask", &lengths)?;
+    let statistic_mask =
+        inputs.forced_tokens.map(|rows| padded(&counted_tokens(rows), width, "forced_tokens", &lengths)).transpose()?;
     let advantages = Tensor::new(inputs.advantages, &Device::Cpu)?;
 
     let output = objective.loss(&ObjectiveInputs {
@@ -82,6 +86,7 @@ pub fn evaluate(config: &ObjectiveConfig, inputs: &EvaluationInputs) -> Result<E
         entropy: entropy.as_ref(),
         advantages: &advantages,
         mask: &mask,
+        statistic_mask: statistic_mask.as_ref(),
         norm: Normalizer::from_lengths(lengths.iter().copied()),
         seed: inputs.seed,
         first_sequence: 0,

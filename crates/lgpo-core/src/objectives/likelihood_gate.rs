@@ -2,12 +2,14 @@
 //!
 //! c_i = 1[ℓ̄_i ≤ τ] with ℓ̄_i = (1/|y_i|) Σ_t logp_it under the current policy, taken from the
 //! same forward pass and not differentiated (stop-gradient). The per-token loss is
-//! −c_i A_i logp_it: no importance ratio, so no old-policy pass.
+//! −c_i A_i logp_it: no importance ratio, so no old-policy pass. ℓ̄ may leave out the tokens a
+//! task forces ([`ObjectiveInputs::statistic_mask`]); τ is given per call: the trainer's
+//! adaptive modes (ts/src/trainer/gate_threshold.ts) choose it before each rollout step.
 
 use candle_core::Tensor;
 
 use super::config::ObjectiveConfig;
-use super::{advantage_column, host_rows, masked_row_means, ObjectiveInputs, PolicyObjective, TokenLoss};
+use super::{advantage_column, mean_loglikelihoods, ObjectiveInputs, PolicyObjective, TokenLoss};
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
 
@@ -71,7 +73,7 @@ impl LikelihoodGate {
 
     /// The sequences this objective drops.
     fn gated(&self, inputs: &ObjectiveInputs) -> Result<Vec<bool>> {
-        let flagged: Vec<bool> = masked_row_means(&host_rows(inputs.logprobs)?, &host_rows(inputs.mask)?)
+        let flagged: Vec<bool> = mean_loglikelihoods(inputs)?
             .into_iter()
             .map(|m| m > self.tau || self.tau_low.is_some_and(|low| m < low))
             .collect();

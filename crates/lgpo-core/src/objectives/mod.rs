@@ -42,6 +42,9 @@ pub struct ObjectiveInputs<'a> {
     pub advantages: &'a Tensor,
     /// 1 for response tokens, 0 for padding (B, R) f32.
     pub mask: &'a Tensor,
+    /// 1 for the response tokens that count in a sequence's mean log-likelihood ℓ̄ (the gate's
+    /// statistic), 0 for padding and for tokens the task forces (format tags); `None`: `mask`.
+    pub statistic_mask: Option<&'a Tensor>,
     /// Minibatch-level counts for the aggregation.
     pub norm: Normalizer,
     /// Seed of this update's random streams (random and stochastic gates).
@@ -97,8 +100,8 @@ pub struct ObjectiveOutput {
     pub stats: ObjectiveStats,
     /// Per sequence: dropped by the objective's trust region (LGPO gate, GSPO sequence clip).
     pub gated: Vec<bool>,
-    /// Per sequence: mean log-prob of its response tokens under the current policy (what LGPO's
-    /// gate compares with τ; 0 for an empty response).
+    /// Per sequence: mean log-prob of its response tokens under the current policy, over the
+    /// tokens of the statistic mask (what LGPO's gate compares with τ; 0 when none counts).
     pub mean_logprobs: Vec<f64>,
 }
 
@@ -121,6 +124,18 @@ pub(crate) fn masked_row_means(rows: &[Vec<f32>], mask: &[Vec<f32>]) -> Vec<f64>
             }
         })
         .collect()
+}
+
+/// Rows of 1 for the tokens that count in ℓ̄ and 0 for forced ones (a statistic mask before
+/// padding).
+pub(crate) fn counted_tokens(forced: &[Vec<bool>]) -> Vec<Vec<f32>> {
+    forced.iter().map(|row| row.iter().map(|&f| if f { 0.0 } else { 1.0 }).collect()).collect()
+}
+
+/// ℓ̄ of each sequence: its mean token log-likelihood over the statistic mask (stop-gradient).
+pub(crate) fn mean_loglikelihoods(inputs: &ObjectiveInputs) -> Result<Vec<f64>> {
+    let counted = host_rows(inputs.statistic_mask.unwrap_or(inputs.mask))?;
+    Ok(masked_row_means(&host_rows(inputs.logprobs)?, &counted))
 }
 
 impl Objective {
@@ -193,7 +208,7 @@ impl Objective {
         let masked_sum = |rows: &[Vec<f32>]| -> f64 {
             rows.iter().zip(&mask).flat_map(|(r, m)| r.iter().zip(m).map(|(v, m)| (*v * *m) as f64)).sum()
         };
-        let mean_logprobs = masked_row_means(&logprobs, &mask);
+        let mean_logprobs = mean_loglikelihoods(inputs)?;
         let mut stats = ObjectiveStats {
             loss: loss.to_dtype(DType::F64)?.to_scalar()?,
             sequences: advantages.len() as f64,
@@ -233,8 +248,12 @@ impl Objective {
         if inputs.advantages.dims() != [b] {
             bail_input!("advantages has shape {:?}, expected [{b}]", inputs.advantages.shape());
         }
-        let optional =
-            [("old_logprobs", inputs.old_logprobs), ("ref_logprobs", inputs.ref_logprobs), ("entropy", inputs.entropy)];
+        let optional = [
+            ("old_logprobs", inputs.old_logprobs),
+            ("ref_logprobs", inputs.ref_logprobs),
+            ("entropy", inputs.entropy),
+            ("statistic_mask", inputs.statistic_mask),
+        ];
         for (name, t) in [("mask", Some(inputs.mask))].into_iter().chain(optional) {
             if let Some(t) = t {
                 if t.dims() != [b, r] {

@@ -16,6 +16,10 @@ pub struct Minibatch {
     /// The old policy is the current one (the first minibatch of a rollout batch): old log-probs
     /// are this step's own forward, detached, so ratios are exactly 1 and no separate pass runs.
     pub old_is_current: bool,
+    /// Per response token: forced by the task's format (Countdown's answer tags), so left out of
+    /// each sequence's mean log-likelihood ℓ̄, the statistic LGPO's gate thresholds. `None`:
+    /// every response token counts.
+    pub forced_tokens: Option<Vec<Vec<bool>>>,
 }
 
 impl Minibatch {
@@ -34,18 +38,19 @@ impl Minibatch {
         if self.old_is_current && self.old_logprobs.is_some() {
             bail_input!("minibatch: give old_logprobs or old_is_current, not both");
         }
-        for (name, rows) in [("old_logprobs", &self.old_logprobs), ("ref_logprobs", &self.ref_logprobs)] {
-            let Some(rows) = rows else { continue };
+        let forced_lengths = self.forced_tokens.as_ref().map(|rows| rows.iter().map(Vec::len).collect::<Vec<_>>());
+        for (name, lengths) in [
+            ("old_logprobs", self.old_logprobs.as_ref().map(|r| r.iter().map(Vec::len).collect::<Vec<_>>())),
+            ("ref_logprobs", self.ref_logprobs.as_ref().map(|r| r.iter().map(Vec::len).collect())),
+            ("forced_tokens", forced_lengths),
+        ] {
+            let Some(rows) = lengths else { continue };
             if rows.len() != n {
                 bail_input!("minibatch.{name} has {} rows for {n} sequences", rows.len());
             }
-            for (i, (row, seq)) in rows.iter().zip(&self.sequences).enumerate() {
-                if row.len() != seq.response.len() {
-                    bail_input!(
-                        "minibatch.{name}[{i}] has {} values for {} response tokens",
-                        row.len(),
-                        seq.response.len()
-                    );
+            for (i, (&len, seq)) in rows.iter().zip(&self.sequences).enumerate() {
+                if len != seq.response.len() {
+                    bail_input!("minibatch.{name}[{i}] has {len} values for {} response tokens", seq.response.len());
                 }
             }
         }
@@ -62,6 +67,7 @@ impl Minibatch {
             old_logprobs: pick(&self.old_logprobs),
             ref_logprobs: pick(&self.ref_logprobs),
             old_is_current: self.old_is_current,
+            forced_tokens: self.forced_tokens.as_ref().map(|r| indices.iter().map(|&i| r[i].clone()).collect()),
         }
     }
 }

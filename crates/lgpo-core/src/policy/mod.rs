@@ -13,7 +13,7 @@ use minibatch::padded_rows;
 pub use minibatch::{Minibatch, Rollout};
 
 use crate::model::{LogprobPath, Qwen2, ResponseScores, Sequence, SequenceBatch};
-use crate::objectives::{Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
+use crate::objectives::{counted_tokens, Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
 use crate::optim::{clip_factor, global_norm, AdamW, AdamWConfig, LrSchedule};
 use crate::rng::SplitMix64;
 use crate::{bail_input, Result};
@@ -223,6 +223,8 @@ impl Policy {
                 None => None,
             };
             let reference = micro.ref_logprobs.as_ref().map(|r| padded_rows(r, width, device)).transpose()?;
+            let statistic_mask =
+                micro.forced_tokens.as_ref().map(|r| padded_rows(&counted_tokens(r), width, device)).transpose()?;
             let advantages = Tensor::new(micro.advantages.as_slice(), device)?;
             let checkpointing = self.config.activation_checkpointing;
             let (micro_grads, output) = self.model.loss_gradients(&batch, path, checkpointing, |token_stats| {
@@ -236,6 +238,7 @@ impl Policy {
                     entropy: Some(&token_stats.entropy),
                     advantages: &advantages,
                     mask: &batch.response_mask,
+                    statistic_mask: statistic_mask.as_ref(),
                     norm,
                     seed,
                     first_sequence: chunk_index * self.config.micro_batch_size,
@@ -326,6 +329,7 @@ impl Policy {
             old_logprobs: old,
             ref_logprobs: rollout.ref_logprobs.clone(),
             old_is_current: false,
+            forced_tokens: None,
         };
         let size = n / updates;
         let start = Instant::now();
