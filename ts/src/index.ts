@@ -3,7 +3,8 @@
  *
  * - {@link Policy}: load a Qwen2/Qwen2.5 checkpoint, generate, score, train, save.
  * - {@link Tokenizer}: encode, decode, chat templates.
- * - {@link objectives}: the core's objectives as a pure function of per-token log-probs.
+ * - {@link objectives}: the core's objectives as a pure function of per-token log-probs;
+ *   {@link GateThreshold}: LGPO's τ chosen per step (fixed, quantile, target).
  * - `rewards`: Countdown and math verifiers, custom rewards, a registry by name.
  * - {@link renderReport} and {@link startDashboard}: charts of run directories, as one HTML file or live.
  */
@@ -31,7 +32,19 @@ export {
   type Aggregation,
   type EvaluateInputs,
   type EvaluateResult,
+  coreObjective,
 } from "./sdk/objectives.js";
+export {
+  GateThreshold,
+  GATE_DEFAULTS,
+  quantile,
+  controllerUpdate,
+  meanLoglikelihood,
+  type GateSettings,
+  type GateMode,
+  type GateThresholdState,
+} from "./sdk/gate_threshold.js";
+export { forcedFormatTokens } from "./data/forced_format.js";
 
 export * from "./rewards/index.js";
 export * from "./data/countdown.js";

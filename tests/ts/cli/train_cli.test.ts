@@ -152,6 +152,63 @@ describe("lgpo-run train", () => {
   });
 });
 
+describe("lgpo-run train with an adaptive gate", () => {
+  for (const gate of [
+    { mode: "quantile", q: 0.5 },
+    { mode: "target", tau: -5, target: 0.3, rate: 0.5, tau_min: -20, exclude_forced: true },
+  ]) {
+    it(`logs the tau it used and resumes exactly after kill -9 (${gate.mode})`, () => {
+      const config = yamlConfig(`gate-${gate.mode}.yaml`, "lgpo", {
+        objective: { name: "lgpo", gate },
+        trainer: { steps: 6, n_updates: 2 },
+        checkpoint: { every: 2 },
+      });
+      const whole = join(tmp, `gate-${gate.mode}-whole`);
+      const w = run(["train", "--config", config, "--run-dir", whole]);
+      expect(w.code, w.stderr).toBe(0);
+      const lines = untimed(whole).filter((l) => "reward/mean" in l);
+      const taus = lines.map((l) => l["gate/tau"] as number);
+      expect(taus).toHaveLength(6);
+      expect(taus.every((t) => t < 0)).toBe(true);
+      // Each mode moves tau: the quantile follows the batch, the controller its error.
+      expect(new Set(taus).size).toBeGreaterThan(1);
+      expect(lines.some((l) => (l["gate/gated_frac"] as number) > 0)).toBe(true);
+      const state = JSON.parse(readFileSync(join(whole, "checkpoints/step-6/trainer_state.json"), "utf8"));
+      // The controller's next tau is one update from the last: |log ratio| <= rate.
+      if (gate.mode === "target") expect(Math.abs(Math.log(state.gateTau / taus[5]!))).toBeLessThanOrEqual(0.5 + 1e-12);
+      else expect(state.gateTau).toBeNull();
+      const dir = join(tmp, `gate-${gate.mode}`);
+      const crashed = run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+      expect(crashed.signal).toBe("SIGKILL");
+      const resumed = run(["train", "--resume", dir]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(untimed(dir)).toEqual(untimed(whole));
+    });
+  }
+
+  it("refuses bad gate settings with exit 2, naming the field", () => {
+    for (const [set, message] of [
+      ["objective.gate={mode: quantile, q: 1.5}", /`objective\.gate\.q` must be <1/],
+      ["objective.gate={mode: target, target: 0}", /`objective\.gate\.target` must be >0/],
+      ["objective.gate={mode: sometimes}", /`objective\.gate\.mode` must be one of/],
+    ] as const) {
+      const r = run(["train", "--config", yamlConfig("bad-gate.yaml", "lgpo"), "--set", set, "--dry-run"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const grpo = run([
+      "train",
+      "--config",
+      yamlConfig("grpo-gate.yaml", "grpo"),
+      "--set",
+      "objective.gate={mode: quantile}",
+      "--dry-run",
+    ]);
+    expect(grpo.code).toBe(2);
+    expect(grpo.stderr).toMatch(/`grpo` has no likelihood gate: remove `gate`/);
+  });
+});
+
 describe("lgpo-run eval", () => {
   it("prints one JSON object with the accuracy of a checkpoint", () => {
     const r = run(["eval", "--model", model, "--task", "countdown", "--n", "4", "--greedy", "--max-tokens", "8"]);

@@ -101,6 +101,39 @@ describe("config schema", () => {
     ).toBe(2);
   });
 
+  it("validates the gate modes, naming the bad field", () => {
+    const gate = (g: object, name = "lgpo") => ({ ...minimal, objective: { name, gate: g } });
+    expect(resolveConfig(gate({ mode: "quantile", q: 0.8 })).objective.gate).toEqual({ mode: "quantile", q: 0.8 });
+    expect(
+      resolveConfig(gate({ mode: "target", target: 0.2, tau: -0.1, exclude_forced: true }, "lgpo_random_gate"))
+        .objective.gate?.mode,
+    ).toBe("target");
+    expect(errorOf(gate({ mode: "quantile", q: 1 }))).toMatch(/`objective\.gate\.q` must be <1, got number 1/);
+    expect(errorOf(gate({ mode: "quantile", q: 0 }))).toMatch(/`objective\.gate\.q` must be >0/);
+    expect(errorOf(gate({ mode: "target", target: 1.5 }))).toMatch(/`objective\.gate\.target` must be <1/);
+    expect(errorOf(gate({ mode: "target", target: 0 }))).toMatch(/`objective\.gate\.target` must be >0/);
+    expect(errorOf(gate({ mode: "median" }))).toMatch(
+      /`objective\.gate\.mode` must be one of "fixed", "quantile", "target"/,
+    );
+    // A field of another mode is named, not ignored.
+    expect(errorOf(gate({ mode: "quantile", tau: -0.1 }))).toMatch(
+      /`objective\.gate\.tau`.*another gate mode than `quantile`/,
+    );
+    expect(errorOf(gate({ q: 0.9 }))).toMatch(/`objective\.gate\.q`.*than `fixed`/);
+    expect(errorOf(gate({ mode: "target", tau_min: -0.01, tau_max: -0.1 }))).toMatch(
+      /`objective\.gate\.tau_min`: must be below/,
+    );
+    expect(errorOf(gate({ mode: "target", tau: -3 }))).toMatch(/`objective\.gate\.tau`.*\[-2, -0\.005\]/);
+    // A mode on an objective without a gate, and forced tokens on a task that has none.
+    expect(errorOf(gate({ mode: "quantile" }, "grpo"))).toMatch(
+      /objective: .*`grpo` has no likelihood gate: remove `gate`/,
+    );
+    expect(errorOf(gate({ exclude_forced: true }, "gspo"))).toMatch(/remove `gate`/);
+    expect(errorOf({ ...gate({ exclude_forced: true }), data: { task: "math" } })).toMatch(
+      /`objective\.gate\.exclude_forced`.*math task marks no forced tokens/,
+    );
+  });
+
   it("reads YAML with extends chains (deep merge), and --set overrides parsed as YAML scalars", () => {
     writeFileSync(
       join(tmp, "base.yaml"),

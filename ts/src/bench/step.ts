@@ -19,9 +19,11 @@ import { performance } from "node:perf_hooks";
 import { resolveConfig } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { native } from "../sdk/native.js";
-import { objectiveRequirements, type ObjectiveConfig } from "../sdk/objectives.js";
+import { GateThreshold, type GateSettings } from "../sdk/gate_threshold.js";
+import { coreObjective, GATED_OBJECTIVES, objectiveRequirements, type ObjectiveConfig } from "../sdk/objectives.js";
 import { Policy } from "../sdk/policy.js";
 import { loadOptions } from "../trainer/session.js";
+import { stepGate } from "../trainer/step_gate.js";
 import { type TrainSequence, updatePolicy } from "../trainer/updates.js";
 import { hashSeed } from "../util/random.js";
 import { type StepFlops, stepFlops, matmulPeak } from "./flops.js";
@@ -73,6 +75,8 @@ export interface StepBenchOptions {
   /** Measure the GEMM peak and report MFU (default: for `half`). */
   peak?: boolean;
   seed?: number;
+  /** The LGPO cells' gate section (default: the fixed τ); its τ is chosen inside the timed step. */
+  gate?: GateSettings;
 }
 
 /** The phases of a step, as the trainer logs them (`time/*_s`). */
@@ -152,11 +156,18 @@ interface TimedStep {
   sequences: TrainSequence[];
 }
 
-function cellConfig(workload: Record<string, unknown>, model: string, cell: StepCell, n: number, seed: number) {
+function cellConfig(
+  workload: Record<string, unknown>,
+  model: string,
+  cell: StepCell,
+  n: number,
+  seed: number,
+  gate: GateSettings | undefined,
+) {
   return resolveConfig({
     ...workload,
     model: { path: model },
-    objective: { name: cell.objective },
+    objective: { name: cell.objective, ...(cell.objective === "lgpo" && gate ? { gate } : {}) },
     trainer: {
       steps: 1,
       n_updates: n,
@@ -190,7 +201,7 @@ export async function benchStep(
   });
   try {
     const step = async (cell: StepCell, n: number, repeat: number): Promise<TimedStep> => {
-      const config = cellConfig(workload.config, workload.model, cell, n, seed);
+      const config = cellConfig(workload.config, workload.model, cell, n, seed, options.gate);
       const policy = await Policy.load(workload.model, loadOptions(config, n, false));
       try {
         return await timedStep(policy, config, (p) => workload.rollout(p, config, repeat));
@@ -257,12 +268,17 @@ async function timedStep(
   const t0 = performance.now();
   const batch = await rollout(policy);
   const objective = config.objective as ObjectiveConfig;
+  const requirements = objectiveRequirements(objective);
+  // The trainer's gate, timed with the step: τ from the sampler's log-probs (no extra pass).
+  const gate = GATED_OBJECTIVES.includes(objective.name)
+    ? stepGate(new GateThreshold(objective.gate), config.data.task, policy.tokenizer, batch.sequences)
+    : undefined;
   const update = await updatePolicy(
     policy,
     batch.sequences,
     config.rollout.group_size,
-    objective,
-    objectiveRequirements(objective),
+    gate ? coreObjective(objective, gate.tau) : objective,
+    requirements,
     config,
   );
   const stepS = (performance.now() - t0) / 1000;

@@ -12,11 +12,14 @@ import {
   type StepBenchOptions,
   type StepBenchReport,
 } from "../bench/index.js";
+import type { GateMode } from "../sdk/gate_threshold.js";
 import { integer, integerList } from "./options.js";
 
 type GenerateBenchCliOptions = GenerateBenchOptions & { json: boolean };
-type StepBenchCliOptions = Omit<StepBenchOptions, "size"> & {
+type StepBenchCliOptions = Omit<StepBenchOptions, "size" | "gate"> & {
   json: boolean;
+  gate: string;
+  excludeForced: boolean;
   prompts?: number;
   groupSize?: number;
   newTokens?: number;
@@ -64,6 +67,12 @@ export function registerBench(cli: Command): void {
     .option("--updates <list>", "N_updates values to measure, comma-separated", integerList(1), [1, 2, 4])
     .option("--repeats <n>", "timed steps per cell and N_updates", integer(1), 3)
     .option("--model <path>", "checkpoint to use instead of the shape's")
+    .addOption(
+      new Option("--gate <mode>", "how the LGPO cells choose τ each step (objective.gate.mode)")
+        .choices(["fixed", "quantile", "target"])
+        .default("fixed"),
+    )
+    .option("--exclude-forced", "the LGPO cells leave forced format tokens out of the gate's statistic", false)
     .option("--prompts <n>", "B: prompts per step (default: tiny 8, half 4)", integer(1))
     .option("--group-size <n>", "G: samples per prompt (default: tiny 8, half 4)", integer(1))
     .option("--new-tokens <n>", "response length limit (default: tiny 32, half 16)", integer(1))
@@ -76,11 +85,12 @@ export function registerBench(cli: Command): void {
 }
 
 async function stepBench(o: StepBenchCliOptions): Promise<void> {
-  const { json, prompts, groupSize, newTokens, promptLen, ...rest } = o;
+  const { json, prompts, groupSize, newTokens, promptLen, gate: mode, excludeForced, ...rest } = o;
   const size = Object.fromEntries(
     Object.entries({ prompts, groupSize, newTokens, promptLen }).filter(([, v]) => v !== undefined),
   );
-  const report = await benchStep({ ...rest, size }, (p) => {
+  const gate = { mode: mode as GateMode, ...(excludeForced ? { exclude_forced: true } : {}) };
+  const report = await benchStep({ ...rest, size, gate }, (p) => {
     const f = (x: number) => x.toFixed(3);
     const ph = p.phases;
     process.stderr.write(

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 
+import { GATE_DEFAULTS, GATE_MODE_FIELDS } from "../sdk/gate_threshold.js";
 import { OBJECTIVE_NAMES } from "../sdk/objectives.js";
 
 /** A strict object section whose fields all have defaults, so the section itself may be omitted. */
@@ -48,6 +49,80 @@ const model = z
   .strict()
   .describe("The policy checkpoint and where it runs.");
 
+const D = GATE_DEFAULTS;
+const gateSection = z
+  .object({
+    mode: z
+      .enum(["fixed", "quantile", "target"])
+      .optional()
+      .describe(
+        `How τ is chosen each rollout step (default \`${D.mode}\`, the paper's): \`fixed\` (τ = \`tau\`), \`quantile\` (τ = the \`q\`-quantile of the rollout's mean log-likelihoods, from the sampler's log-probs: the most confident 1 − q of each batch are gated), \`target\` (a controller moves τ after each step so that the fraction of the rollout above τ tracks \`target\`). docs/gate.md says which quantity each thresholds.`,
+      ),
+    tau: z
+      .number()
+      .max(0)
+      .optional()
+      .describe(
+        `τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default ${D.tau}, the paper's: average token probability above 0.86). \`target\` mode: the controller's starting τ.`,
+      ),
+    tau_low: z.number().optional().describe("Also gate sequences whose mean log-likelihood is below this."),
+    probability: probability()
+      .optional()
+      .describe("`lgpo_stochastic` only: probability that a flagged sequence is gated (default 0.5)."),
+    q: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .optional()
+      .describe(`\`quantile\` mode: the quantile of the rollout's mean log-likelihoods used as τ (default ${D.q}).`),
+    target: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .optional()
+      .describe(
+        `\`target\` mode: the fraction of the rollout above τ that the controller aims at (default ${D.target}).`,
+      ),
+    rate: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        `\`target\` mode: controller gain; each step |τ| is multiplied by exp(−rate · e), e = clip(fraction / target − 1, −1, 1) (default ${D.rate}).`,
+      ),
+    tau_min: z.number().max(0).optional().describe(`\`target\` mode: lowest τ (default ${D.tau_min}).`),
+    tau_max: z.number().lt(0).optional().describe(`\`target\` mode: highest τ (default ${D.tau_max}).`),
+    exclude_forced: z
+      .boolean()
+      .optional()
+      .describe(
+        `Leave the tokens the task's format forces (Countdown's think/answer tags and the stop token after the answer) out of the mean log-likelihood, so it measures the model's choices (default ${D.exclude_forced}; Countdown only).`,
+      ),
+  })
+  .strict()
+  .superRefine((gate, ctx) => {
+    const mode = gate.mode ?? D.mode;
+    const own = new Set<string>([...GATE_MODE_FIELDS[mode], "mode", "tau_low", "probability", "exclude_forced"]);
+    for (const key of Object.keys(gate)) {
+      if (!own.has(key) && (gate as Record<string, unknown>)[key] !== undefined) {
+        ctx.addIssue({ code: "custom", path: [key], message: `only applies to another gate mode than \`${mode}\`` });
+      }
+    }
+    const lo = gate.tau_min ?? D.tau_min;
+    const hi = gate.tau_max ?? D.tau_max;
+    if (mode === "target" && !(lo < hi)) {
+      ctx.addIssue({ code: "custom", path: ["tau_min"], message: `must be below tau_max (${hi}), got ${lo}` });
+    } else if (mode === "target" && gate.tau !== undefined && (gate.tau < lo || gate.tau > hi)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tau"],
+        message: `the starting τ must lie in [${lo}, ${hi}], got ${gate.tau}`,
+      });
+    }
+  })
+  .optional()
+  .describe("The likelihood gate; only for the `lgpo*` objectives.");
+
 const objective = z
   .object({
     name: z
@@ -79,23 +154,7 @@ const objective = z
       .strict()
       .optional()
       .describe("Ratio clipping; only for ratio-based objectives (grpo family, gspo, dapo)."),
-    gate: z
-      .object({
-        tau: z
-          .number()
-          .max(0)
-          .optional()
-          .describe(
-            "τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default −0.15, i.e. average token probability above 0.86).",
-          ),
-        tau_low: z.number().optional().describe("Also gate sequences whose mean log-likelihood is below this."),
-        probability: probability()
-          .optional()
-          .describe("`lgpo_stochastic` only: probability that a flagged sequence is gated (default 0.5)."),
-      })
-      .strict()
-      .optional()
-      .describe("The likelihood gate; only for the `lgpo*` objectives."),
+    gate: gateSection,
     kl: z
       .object({
         coef: z.number().min(0).default(0).describe("Coefficient of a per-token KL penalty to the initial policy."),
@@ -495,6 +554,9 @@ function crossFieldChecks(c: z.output<z.ZodObject<z.ZodRawShape>>, ctx: z.Refine
   }
   if (t.schedule.kind !== "constant" && t.steps !== null && t.schedule.warmup_steps >= t.steps * t.n_updates) {
     issue(["trainer", "schedule", "warmup_steps"], "warmup_steps must be below the run's optimizer steps");
+  }
+  if (config.objective.gate?.exclude_forced && d.task !== "countdown") {
+    issue(["objective", "gate", "exclude_forced"], `the ${d.task} task marks no forced tokens`);
   }
   const names = new Set<string>();
   config.eval.benchmarks.forEach((b, i) => {

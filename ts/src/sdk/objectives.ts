@@ -2,8 +2,9 @@
  * Policy objectives: their configs (the Rust core's `ObjectiveConfig`, snake_case as in YAML
  * configs) and the core's pure function that evaluates one on per-token log-probs.
  */
+import { coreGate, GATE_DEFAULTS, type GateSettings } from "./gate_threshold.js";
 import { native } from "./native.js";
-import { assertNumbers, assertRows } from "./validate.js";
+import { assertFlagRows, assertNumbers, assertRows } from "./validate.js";
 
 /** Objectives of the registry (paper Sections 3-5). */
 export const OBJECTIVE_NAMES = [
@@ -21,6 +22,14 @@ export const OBJECTIVE_NAMES = [
 
 export type ObjectiveName = (typeof OBJECTIVE_NAMES)[number];
 
+/** The objectives with LGPO's likelihood gate (the ones a `gate` section applies to). */
+export const GATED_OBJECTIVES: readonly ObjectiveName[] = [
+  "lgpo",
+  "lgpo_random_gate",
+  "lgpo_positive_only",
+  "lgpo_stochastic",
+];
+
 /** How per-token losses become one scalar (verl's `agg_loss` modes). */
 export type Aggregation = "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum" | "sum";
 
@@ -32,8 +41,12 @@ export interface ObjectiveConfig {
   aggregation?: Aggregation;
   /** Ratio clipping (grpo 0.2/0.2, dapo 0.2/0.28, gspo 3e-4/4e-4); `dual` is the dual-clip c. */
   clip?: { low?: number; high?: number; dual?: number };
-  /** LGPO's likelihood gate: τ (default −0.15), optional lower τ, stochastic-gate probability. */
-  gate?: { tau?: number; tau_low?: number; probability?: number };
+  /**
+   * LGPO's likelihood gate: τ (default −0.15), optional lower τ, stochastic-gate probability;
+   * a run config may also choose τ per step (`mode`, see {@link GateSettings}), which the
+   * trainer resolves to a τ before each step.
+   */
+  gate?: GateSettings;
   /** KL penalty to a reference policy (coefficient 0 by default). */
   kl?: { coef?: number; estimator?: "k1" | "k3" };
   /** Entropy bonus coefficient (0 by default). */
@@ -48,6 +61,8 @@ export interface EvaluateInputs {
   entropy?: number[][];
   /** One advantage per sequence. */
   advantages: number[];
+  /** Per token: forced by the task's format, so left out of the gate's mean log-likelihood. */
+  forcedTokens?: boolean[][];
   /** Seed of the random gates. */
   seed?: number;
 }
@@ -73,7 +88,8 @@ export function evaluateObjective(config: ObjectiveConfig, inputs: EvaluateInput
   if (inputs.oldLogprobs !== undefined) assertRows(inputs.oldLogprobs, "oldLogprobs", lengths);
   if (inputs.refLogprobs !== undefined) assertRows(inputs.refLogprobs, "refLogprobs", lengths);
   if (inputs.entropy !== undefined) assertRows(inputs.entropy, "entropy", lengths);
-  return native().evaluateObjective(config, inputs);
+  if (inputs.forcedTokens !== undefined) assertFlagRows(inputs.forcedTokens, "forcedTokens", lengths);
+  return native().evaluateObjective(coreObjective(config), inputs);
 }
 
 /** What an objective needs from the trainer. */
@@ -95,8 +111,27 @@ export interface ObjectiveRequirements {
 
 /** Builds `config`'s objective in the core (throwing, with the bad field named, if it is invalid) and says what it needs. */
 export function objectiveRequirements(config: ObjectiveConfig): ObjectiveRequirements {
-  const r = native().objectiveRequirements(config);
+  const r = native().objectiveRequirements(coreObjective(config, undefined, "check"));
   return { ...r, name: r.name as ObjectiveName, aggregation: r.aggregation as Aggregation };
+}
+
+/**
+ * The core's form of `config`, gated at `tau` when given: the core knows a fixed τ only. A
+ * per-step mode (`quantile`, `target`) needs that τ, except for a `check` of the config.
+ */
+export function coreObjective(config: ObjectiveConfig, tau?: number, use: "run" | "check" = "run"): ObjectiveConfig {
+  const { gate, ...rest } = config;
+  if (gate === undefined) return config;
+  const mode = gate.mode ?? "fixed";
+  if (mode !== "fixed" && tau === undefined && use === "run") {
+    throw new TypeError(
+      `objective.gate.mode \`${mode}\` chooses τ per rollout step: resolve it with GateThreshold (the trainer does) and pass objective.gate.tau`,
+    );
+  }
+  const core = coreGate(gate, tau);
+  // A check must still show the core a gate section (an objective without a gate refuses it).
+  if (use === "check" && core.tau === undefined) core.tau = gate.tau ?? GATE_DEFAULTS.tau;
+  return { ...rest, gate: core };
 }
 
 /** The objectives namespace of the SDK. */

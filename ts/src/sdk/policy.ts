@@ -9,9 +9,9 @@ import type { NativePolicy } from "@lgpo/native";
 import { isPathLike, resolveModel } from "../hub/model.js";
 import type { ProgressOption } from "../hub/progress.js";
 import { native } from "./native.js";
-import type { ObjectiveConfig } from "./objectives.js";
+import { coreObjective, type ObjectiveConfig } from "./objectives.js";
 import { Tokenizer } from "./tokenizer.js";
-import { assertNumbers, assertRows, assertTokenIds, describe } from "./validate.js";
+import { assertFlagRows, assertNumbers, assertRows, assertTokenIds, describe } from "./validate.js";
 
 /** Training settings (the core's `TrainConfig`, snake_case as in YAML configs). */
 export interface TrainConfig {
@@ -137,6 +137,8 @@ export interface Minibatch {
   refLogprobs?: number[][];
   /** The old policy is the current one (a rollout batch's first minibatch): ratio-based objectives take this step's own forward as old log-probs (ratios exactly 1), with no separate pass. */
   oldIsCurrent?: boolean;
+  /** Per response token: forced by the task's format (left out of the gate's mean log-likelihood ℓ̄). */
+  forcedTokens?: boolean[][];
 }
 
 /** What the objective decided for one sequence of a minibatch (`null`s: skipped for A = 0, never evaluated). */
@@ -266,7 +268,8 @@ export class Policy {
     const lengths = sequences.map((s) => s.responseIds.length);
     if (minibatch.oldLogprobs !== undefined) assertRows(minibatch.oldLogprobs, "minibatch.oldLogprobs", lengths);
     if (minibatch.refLogprobs !== undefined) assertRows(minibatch.refLogprobs, "minibatch.refLogprobs", lengths);
-    const out = await this.inner.trainStep({ ...minibatch, sequences }, objective);
+    if (minibatch.forcedTokens !== undefined) assertFlagRows(minibatch.forcedTokens, "minibatch.forcedTokens", lengths);
+    const out = await this.inner.trainStep({ ...minibatch, sequences }, coreObjective(objective));
     return {
       metrics: out.metrics,
       sequences: out.sequences.map((o) => ({ gated: o.gated ?? null, meanLogprob: o.meanLogprob ?? null })),

@@ -38,6 +38,21 @@ export function assertRows(value: unknown, name: string, lengths: number[]): ass
   });
 }
 
+/** Throws a `TypeError` unless `value` is an array of boolean rows as long as `lengths`. */
+export function assertFlagRows(value: unknown, name: string, lengths: number[]): asserts value is boolean[][] {
+  if (!Array.isArray(value) || value.length !== lengths.length) {
+    throw new TypeError(`${name} must have one row per sequence (${lengths.length}), got ${describe(value)}`);
+  }
+  value.forEach((row, i) => {
+    if (!Array.isArray(row) || row.some((f) => typeof f !== "boolean")) {
+      throw new TypeError(`${name}[${i}] must be an array of booleans, got ${describe(row)}`);
+    }
+    if (row.length !== lengths[i]) {
+      throw new TypeError(`${name}[${i}] has ${row.length} values for ${lengths[i]} response tokens`);
+    }
+  });
+}
+
 export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (value === null) return "null";

@@ -28,6 +28,8 @@ export interface TrainerState {
   configHash: string;
   /** Eval metrics of the first eval (the run summary's "before"). */
   initialEval: Record<string, number> | null;
+  /** The gate controller's τ for the next step (`objective.gate.mode: target`), else null. */
+  gateTau: number | null;
 }
 
 /** Keys a resumed run may change without changing what it computes. */
@@ -55,6 +57,7 @@ export function initialState(config: TrainConfig): TrainerState {
     seed: config.seed,
     configHash: configHash(config),
     initialEval: null,
+    gateTau: null,
   };
 }
 
@@ -73,5 +76,8 @@ export function parseState(text: string, path: string): TrainerState {
   if (typeof s.cursor?.epoch !== "number" || typeof s.cursor?.index !== "number") {
     throw new Error(`${path}: field \`cursor\` must be { epoch, index }`);
   }
+  if (s.gateTau === undefined) s.gateTau = null; // states written before the gate modes
+  if (s.gateTau !== null && typeof s.gateTau !== "number")
+    throw new Error(`${path}: field \`gateTau\` must be a number or null`);
   return s as TrainerState;
 }

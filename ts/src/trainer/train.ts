@@ -11,7 +11,14 @@ import { PromptStream, type TaskSource } from "../data/prompt_stream.js";
 import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
 import { collectRollouts, type RolloutBatch, type RolloutContext } from "../rollout/rollout.js";
 import type { RewardFunction } from "../rewards/types.js";
-import { type ObjectiveConfig, type ObjectiveRequirements, objectiveRequirements } from "../sdk/objectives.js";
+import { GateThreshold } from "../sdk/gate_threshold.js";
+import {
+  coreObjective,
+  GATED_OBJECTIVES,
+  type ObjectiveConfig,
+  type ObjectiveRequirements,
+  objectiveRequirements,
+} from "../sdk/objectives.js";
 import { Policy } from "../sdk/policy.js";
 import { klToInitial } from "./kl.js";
 import { buildReward } from "./reward.js";
@@ -25,6 +32,7 @@ import {
   type Session,
 } from "./session.js";
 import type { TrainerState } from "./state.js";
+import { gateMetrics, stepGate } from "./step_gate.js";
 import { rolloutMetrics, updateMetrics } from "./step_metrics.js";
 import { trainSequences, updatePolicy } from "./updates.js";
 
@@ -48,6 +56,8 @@ interface Run {
   template: PromptTemplate;
   stream: PromptStream;
   initial: Policy | undefined;
+  /** LGPO's τ per step (gated objectives only). */
+  gate: GateThreshold | undefined;
 }
 
 /** Opens the session and everything the RL step needs: prompts, reward, objective, KL reference. */
@@ -82,6 +92,9 @@ async function startRun(config: TrainConfig, options: TrainOptions): Promise<{ r
       template,
       stream: new PromptStream(source!, session.state.cursor),
       initial,
+      gate: GATED_OBJECTIVES.includes(c.objective.name)
+        ? new GateThreshold(c.objective.gate, { tau: session.state.gateTau })
+        : undefined,
     };
     return { run, steps };
   } catch (e) {
@@ -95,7 +108,13 @@ function meanOf(xs: readonly number[]): number {
 }
 
 /** Sample lines of a step for samples.jsonl. */
-function sampleLines(run: Run, batch: RolloutBatch, advantages: number[], gated: (boolean | null)[]) {
+function sampleLines(
+  run: Run,
+  batch: RolloutBatch,
+  advantages: number[],
+  gated: (boolean | null)[],
+  means: number[] | undefined,
+) {
   const limit = run.config.logging.samples_per_step;
   const lines: Record<string, unknown>[] = [];
   let i = 0;
@@ -110,7 +129,7 @@ function sampleLines(run: Run, batch: RolloutBatch, advantages: number[], gated:
           response: s.text,
           reward: s.reward,
           advantage: advantages[i],
-          mean_logprob: meanOf(s.logprobs),
+          mean_logprob: means?.[i] ?? meanOf(s.logprobs),
           gated: gated[i] ?? null,
           finish_reason: s.finishReason,
         });
@@ -136,19 +155,25 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
   const { sequences, advantages } = trainSequences(batch, config.rollout);
   const klDue = run.initial !== undefined && (state.step + 1) % config.trainer.kl_to_initial_every === 0;
   const kl = klDue ? await klToInitial(run.session.policy, run.initial!, sequences, config) : undefined;
+  const gate = run.gate && stepGate(run.gate, config.data.task, run.session.tokenizer, sequences);
+  const objective = gate ? coreObjective(run.objective, gate.tau) : run.objective;
   const update =
     sequences.length > 0
       ? await updatePolicy(
           run.session.policy,
           sequences,
           config.rollout.group_size,
-          run.objective,
+          objective,
           run.requirements,
           config,
         )
       : { steps: [], outcomes: [], oldLogprobS: 0, updateS: 0 };
   for (const m of update.steps) {
     state.nonfiniteStreak = m.skipped_nonfinite ? state.nonfiniteStreak + 1 : 0;
+  }
+  if (gate) {
+    run.gate!.observe(gate.means, gate.tau);
+    state.gateTau = run.gate!.state.tau;
   }
   state.step++;
   state.cursor = run.stream.position();
@@ -161,6 +186,13 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
     epoch: run.stream.epochs(),
     ...rolloutMetrics(batch, config.rollout.max_new_tokens, config.reward.success_threshold),
     ...updateMetrics(update, advantages),
+    ...(gate
+      ? gateMetrics(
+          gate.tau,
+          advantages,
+          update.outcomes.map((o) => o.gated),
+        )
+      : {}),
     ...(kl !== undefined ? { "kl/initial": kl } : {}),
     ...(config.rollout.dynamic_sampling.enabled
       ? { "dapo/extra_batches": batch.extraBatches, "dapo/dropped_groups": batch.droppedGroups }
@@ -180,6 +212,7 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
         batch,
         advantages,
         update.outcomes.map((o) => o.gated),
+        gate?.means,
       ),
     );
   }

@@ -16,6 +16,8 @@ export interface TrainSequence {
   advantage: number;
   /** Sampling log-probs from generation (old log-probs with `old_logprobs: generation`). */
   samplingLogprobs: number[];
+  /** Per response token: forced by the task's format (`objective.gate.exclude_forced`). */
+  forcedTokens?: boolean[];
 }
 
 /** The result of {@link updatePolicy}. */
@@ -106,6 +108,9 @@ export async function updatePolicy(
       {
         sequences: part.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds })),
         advantages: part.map((s) => s.advantage),
+        ...(part.some((s) => s.forcedTokens)
+          ? { forcedTokens: part.map((s) => s.forcedTokens ?? s.responseIds.map(() => false)) }
+          : {}),
         ...(ownForward
           ? { oldIsCurrent: true }
           : old
