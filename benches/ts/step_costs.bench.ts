@@ -1,7 +1,8 @@
 /**
  * The TypeScript-side costs of one RL step (`npm run bench`, vitest bench): scoring a rollout
  * batch with the Countdown verifier and with the math verifier (its worker pool), group-relative
- * advantages, and loading a dataset into tasks. Batches are 1,024 responses (B = 128, G = 8, the
+ * advantages, choosing LGPO's τ (each gate mode, with forced-token marks on the shipped model's
+ * tokenizer), and loading a dataset into tasks. Batches are 1,024 responses (B = 128, G = 8, the
  * paper's Countdown step). Math reads ../shared/data/math500 (or $LGPO_DATA_DIR) and is skipped
  * without it.
  */
@@ -13,6 +14,10 @@ import { generatedCountdownTask, type GeneratorRanges } from "../../ts/src/data/
 import { loadDatasetTasks } from "../../ts/src/data/load.js";
 import { countdownReward, mathReward } from "../../ts/src/rewards/builtin.js";
 import { groupAdvantages } from "../../ts/src/rollout/advantages.js";
+import { GateThreshold } from "../../ts/src/sdk/gate_threshold.js";
+import { Tokenizer } from "../../ts/src/sdk/tokenizer.js";
+import { stepGate } from "../../ts/src/trainer/step_gate.js";
+import type { TrainSequence } from "../../ts/src/trainer/updates.js";
 import { mulberry32 } from "../../ts/src/util/random.js";
 
 const BATCH = 1024;
@@ -62,6 +67,30 @@ describe("advantages", () => {
   bench("group-relative advantages, B = 128, G = 8", () => {
     groupAdvantages(rewards, 8, "group_std", 1e-6);
   });
+});
+
+describe("LGPO's tau for a step, 1,024 sequences of 34 tokens", () => {
+  const tokenizer = Tokenizer.fromDir(resolve(import.meta.dirname, "../../models/countdown-tiny"));
+  const random = mulberry32(1);
+  const ids = tokenizer.encode(" 2 * 5 = 10, 10 + 6 = 16</think>\n<answer>2 * 5 + 6</answer>");
+  const sequences: TrainSequence[] = Array.from({ length: BATCH }, () => ({
+    promptIds: [],
+    responseIds: ids,
+    advantage: 0,
+    samplingLogprobs: ids.map(() => -random() * 0.3),
+  }));
+  for (const [name, gate] of [
+    ["fixed", { tau: -0.05 }],
+    ["quantile", { mode: "quantile" as const, q: 0.9 }],
+    ["target", { mode: "target" as const, target: 0.1 }],
+    ["quantile + forced tokens", { mode: "quantile" as const, q: 0.9, exclude_forced: true }],
+  ] as const) {
+    const threshold = new GateThreshold(gate);
+    bench(name, () => {
+      const chosen = stepGate(threshold, "countdown", tokenizer, sequences);
+      threshold.observe(chosen.means, chosen.tau);
+    });
+  }
 });
 
 describe("data loading", () => {

@@ -252,6 +252,33 @@ describe("train", () => {
     expect(readJsonlObjects(join(cut, "samples.jsonl"))).toEqual(readJsonlObjects(join(whole, "samples.jsonl")));
   });
 
+  it("takes a quantile gate's tau from the rollout's sampling log-probs, and the random gate follows it", async () => {
+    for (const name of ["lgpo", "lgpo_random_gate"]) {
+      const dir = runDir();
+      const q = 0.75;
+      const c = config({
+        objective: { name, gate: { mode: "quantile", q } },
+        logging: { progress: "none", samples_per_step: 8 },
+      });
+      const summary = await train(c, { runDir: dir, reward: parity });
+      expect(summary.status).toBe("completed");
+      const steps = untimed(dir).filter((l) => "reward/mean" in l);
+      const samples = readJsonlObjects(join(dir, "samples.jsonl"));
+      for (const line of steps) {
+        // Recomputed here: numpy's linear quantile of the 8 mean log-probs the step logged.
+        const means = samples.filter((s) => s.step === line.step).map((s) => s.mean_logprob as number);
+        expect(means).toHaveLength(8);
+        const sorted = [...means].sort((a, b) => a - b);
+        const h = (sorted.length - 1) * q;
+        const lo = Math.floor(h);
+        const want = sorted[lo]! + (h - lo) * (sorted[lo + 1]! - sorted[lo]!);
+        expect(line["gate/tau"]).toBeCloseTo(want, 12);
+      }
+      // With q = 0.75 the gate drops sequences in some step (2 of 8 are above tau at the first update).
+      expect(steps.some((l) => (l["gate/gated_frac"] as number) > 0)).toBe(true);
+    }
+  });
+
   it("scores a reward that throws or times out as 0, counts it, and keeps training", async () => {
     const dir = runDir();
     const flaky = defineReward(
