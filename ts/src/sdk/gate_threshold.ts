@@ -35,7 +35,11 @@ export interface GateSettings {
   /** `target`: τ is kept in [tau_min, tau_max] (default [−2, −0.005]). */
   tau_min?: number;
   tau_max?: number;
-  /** Leave the tokens the task forces (Countdown's think/answer tags) out of ℓ̄ (default false). */
+  /**
+   * Leave the tokens the task forces (Countdown's think/answer tags) out of ℓ̄ (default false).
+   * The trainer marks them; a scripted loop passes `forcedFormatTokens(...)` rows as
+   * `Minibatch.forcedTokens` (`Policy.trainStep` reads the marks, not this flag).
+   */
   exclude_forced?: boolean;
 }
 

@@ -155,7 +155,11 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
   const { sequences, advantages } = trainSequences(batch, config.rollout);
   const klDue = run.initial !== undefined && (state.step + 1) % config.trainer.kl_to_initial_every === 0;
   const kl = klDue ? await klToInitial(run.session.policy, run.initial!, sequences, config) : undefined;
-  const gate = run.gate && stepGate(run.gate, config.data.task, run.session.tokenizer, sequences);
+  // No sequences (dynamic sampling dropped every group): no update, so no τ either.
+  const gate =
+    run.gate && sequences.length > 0
+      ? stepGate(run.gate, config.data.task, run.session.tokenizer, sequences)
+      : undefined;
   const objective = gate ? coreObjective(run.objective, gate.tau) : run.objective;
   const update =
     sequences.length > 0
