@@ -155,6 +155,23 @@ describe("config schema", () => {
       null,
       false,
     ]);
+    // An error in an override names the --set item, not the file; one in the file names the file.
+    const top = join(tmp, "top.yaml");
+    const errorIn = (set: string[], file = top) => {
+      try {
+        loadConfig({ file, set });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error("expected a ConfigError");
+    };
+    expect(errorIn(["trainer.stepz=3"])).toBe("--set trainer.stepz=3: unknown key `trainer.stepz`");
+    expect(errorIn(["trainer.steps=3", "rollout.top_p=2"])).toMatch(
+      /^--set rollout\.top_p=2: `rollout\.top_p` must be/,
+    );
+    expect(errorIn(["objective={name: grpo, gate: {tau: -0.1}}"])).toMatch(/^--set objective=.*remove `gate`/);
+    writeFileSync(join(tmp, "bad.yaml"), "extends: top.yaml\ntrainer: {stepz: 3}\n");
+    expect(errorIn(["rollout.top_p=0.9"], join(tmp, "bad.yaml"))).toMatch(/bad\.yaml: unknown key `trainer\.stepz`/);
     expect(applyOverrides({}, ["a.b.c=[1, 2]"])).toEqual({ a: { b: { c: [1, 2] } } });
     expect(() => applyOverrides({}, ["novalue"])).toThrow(/--set novalue: expected key\.path=value/);
     // A numeric key indexes a list; a mapping value merges into the mapping there.

@@ -162,16 +162,42 @@ function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
 }
 
-/** Validates a config tree: fills the defaults, or throws a {@link ConfigError} naming the first bad key. */
-export function resolveConfig(tree: unknown, origin = "config"): TrainConfig {
+/** The full key path of an issue (an unknown key's own path, not its parent's). */
+function issueKeyPath(issue: z.core.$ZodIssue): string[] {
+  const path = issue.path.map(String);
+  return issue.code === "unrecognized_keys" ? [...path, String(issue.keys[0])] : path;
+}
+
+/**
+ * Validates a config tree: fills the defaults, or throws a {@link ConfigError} naming the first
+ * bad key. `origin` names where the tree came from; a function of the bad key path can tell a
+ * `--set` override from its file.
+ */
+export function resolveConfig(tree: unknown, origin: string | ((keyPath: string[]) => string) = "config"): TrainConfig {
+  const from = typeof origin === "string" ? () => origin : origin;
   const parsed = TrainConfigSchema.safeParse(tree);
   if (!parsed.success) {
     const [first, ...rest] = parsed.error.issues;
     const more = rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
-    throw new ConfigError(`${origin}: ${formatIssue(first!, tree)}${more}`);
+    throw new ConfigError(`${from(issueKeyPath(first!))}: ${formatIssue(first!, tree)}${more}`);
   }
-  checkObjective(parsed.data.objective as ObjectiveConfig, origin);
+  checkObjective(parsed.data.objective as ObjectiveConfig, from(["objective"]));
   return parsed.data;
+}
+
+/** The `--set` item that wrote `keyPath` (or a key above or below it), else the file; the last one wins. */
+function overrideOrigin(file: string, overrides: readonly string[]) {
+  return (keyPath: string[]): string => {
+    const item = [...overrides].reverse().find((o) => {
+      const path = o
+        .slice(0, Math.max(0, o.indexOf("=")))
+        .trim()
+        .split(".");
+      const n = Math.min(path.length, keyPath.length);
+      return n > 0 && path.slice(0, n).join(".") === keyPath.slice(0, n).join(".");
+    });
+    return item === undefined ? file : `--set ${item}`;
+  };
 }
 
 /** Builds the objective in the core once, so that a section it does not use fails now, not at step 1. */
@@ -194,7 +220,8 @@ export interface LoadConfigOptions {
 /** Reads, overrides and validates a config. */
 export function loadConfig(options: LoadConfigOptions): TrainConfig {
   const tree = options.file === undefined ? {} : readConfigFile(options.file);
-  return resolveConfig(applyOverrides(tree, options.set ?? []), options.file ?? "config");
+  const overrides = options.set ?? [];
+  return resolveConfig(applyOverrides(tree, overrides), overrideOrigin(options.file ?? "config", overrides));
 }
 
 /** The resolved config as YAML (what `--dry-run` prints and the run directory holds). */
