@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { tinyByteModel } from "../train/tiny_model.js";
 import { LGPO_RUN as BIN, runCli } from "../cli_runner.js";
+import { REPO_ROOT } from "../data_files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-train-cli-"));
 let model: string;
@@ -206,6 +207,31 @@ describe("lgpo-run train with an adaptive gate", () => {
     ]);
     expect(grpo.code).toBe(2);
     expect(grpo.stderr).toMatch(/`grpo` has no likelihood gate: remove `gate`/);
+  });
+});
+
+describe("lgpo-run bad inputs", () => {
+  const tinyNoChat = join(REPO_ROOT, "models/countdown-tiny");
+
+  it("exits 2 and writes nothing when the prompt template needs a chat template the model lacks", () => {
+    const dir = join(tmp, "no-chat");
+    const config = yamlConfig("no-chat.yaml", "lgpo", {
+      model: { path: tinyNoChat },
+      data: { task: "countdown", prompt: { template: "chat" } },
+    });
+    const r = run(["train", "--config", config, "--run-dir", dir]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/data\.prompt\.template `chat` needs a chat template/);
+    expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+    const g = run(["generate", "--model", tinyNoChat, "--prompt", "hi", "--chat", "--max-tokens", "2"]);
+    expect(g.code, g.stderr).toBe(2);
+    expect(g.stderr).toMatch(/--chat: .*has no chat template/);
+  });
+
+  it("exits 2 on --resume of a directory that holds no run", () => {
+    const r = run(["train", "--resume", tmp]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is not a run directory: it has no config\.yaml/);
   });
 });
 

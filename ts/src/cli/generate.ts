@@ -50,6 +50,9 @@ export async function generate(options: GenerateCliOptions): Promise<void> {
     if (inputs.some((p) => typeof p === "string") && policy.tokenizer === undefined) {
       throw new UsageError(`${options.model} has no tokenizer files; give prompt_ids instead of text`);
     }
+    if (options.chat && inputs.some((p) => typeof p === "string") && policy.tokenizer?.chatTemplate === undefined) {
+      throw new UsageError(`--chat: ${options.model}'s tokenizer has no chat template (tokenizer_config.json)`);
+    }
     // Whole groups of n samples per call (one prefill per prompt); each call's seed is offset by
     // its first row, so every row has its own random stream.
     const n = options.n;

@@ -3,6 +3,7 @@
  * instruct form through the checkpoint's chat template) and the Qwen2.5-Math prompt for math
  * (chat template with its system prompt, or plain text for checkpoints without a template).
  */
+import { ConfigError } from "../config/load.js";
 import type { Tokenizer } from "../sdk/tokenizer.js";
 import type { CountdownTask, MathTask, Task } from "./tasks.js";
 
@@ -54,10 +55,10 @@ export function resolveTemplate(template: PromptTemplate, task: Task["kind"], to
   }
   const valid = task === "countdown" ? ["tinyzero", "chat", "compact"] : ["qwen_math", "plain"];
   if (!valid.includes(template)) {
-    throw new Error(`data.prompt.template \`${template}\` is not a ${task} prompt (use ${valid.join(" or ")})`);
+    throw new ConfigError(`data.prompt.template \`${template}\` is not a ${task} prompt (use ${valid.join(" or ")})`);
   }
   if ((template === "chat" || template === "qwen_math") && !chat) {
-    throw new Error(
+    throw new ConfigError(
       `data.prompt.template \`${template}\` needs a chat template, and the checkpoint's tokenizer has none`,
     );
   }

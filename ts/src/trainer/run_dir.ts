@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { configToYaml } from "../config/load.js";
+import { ConfigError, configToYaml } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { appendJsonl, truncateJsonlAfterStep } from "../logging/jsonl.js";
 import { TensorBoardWriter } from "../logging/tensorboard.js";
@@ -79,6 +79,6 @@ export function holdsRun(dir: string): boolean {
 /** The resolved config a run directory holds. */
 export function runConfigText(dir: string): string {
   const path = join(dir, "config.yaml");
-  if (!existsSync(path)) throw new Error(`${dir} is not a run directory: it has no config.yaml`);
+  if (!existsSync(path)) throw new ConfigError(`${dir} is not a run directory: it has no config.yaml`);
   return readFileSync(path, "utf8");
 }

@@ -160,6 +160,10 @@ export async function openSession(
     }
     const tokenizer = policy.tokenizer;
     if (tokenizer === undefined) throw new ConfigError(`${config.model.path}: the checkpoint has no tokenizer files`);
+    // The prompt formats need the tokenizer: checked before the run directory gets any file.
+    for (const task of new Set([config.data.task, ...config.eval.benchmarks.map((b) => b.task)])) {
+      resolveTemplate(config.data.prompt.template, task, tokenizer);
+    }
     const evalRewards = new Map<string, RewardFunction>();
     for (const b of config.eval.benchmarks) {
       if (!evalRewards.has(b.task)) {
