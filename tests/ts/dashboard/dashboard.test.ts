@@ -78,6 +78,8 @@ afterAll(async () => {
 
 describe("dashboard server", () => {
   it("listens on 127.0.0.1 only", () => {
+    // What the socket is bound to, from the server itself (not the URL it prints).
+    expect(dashboard.address).toEqual({ address: "127.0.0.1", family: "IPv4", port: dashboard.port });
     expect(dashboard.url).toBe(`http://127.0.0.1:${dashboard.port}/`);
   });
 

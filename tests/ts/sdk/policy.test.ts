@@ -172,6 +172,14 @@ describe("Policy.load options", () => {
       }
     };
     const full = await step({ train: { micro_batch_size: 2 } });
+    // The pg loss from the policy's own log-probs before the step: -Σ A_i Σ_t logp / tokens.
+    const scorer = await Policy.load(TINY_TIED, { train: { micro_batch_size: 2 } });
+    const scores = await scorer.logprobs(seqs);
+    scorer.dispose();
+    const tokens = scores.reduce((n, s) => n + s.logprobs.length, 0);
+    const byHand =
+      -scores.reduce((a, s, i) => a + minibatch.advantages[i]! * s.logprobs.reduce((x, y) => x + y, 0), 0) / tokens;
+    expect(full.loss).toBeCloseTo(byHand, 5);
     const checkpointed = await step({ train: { micro_batch_size: 2, activation_checkpointing: true } });
     expect(full.loss).toBeTypeOf("number");
     expect(checkpointed.loss).toBe(full.loss);
@@ -188,7 +196,19 @@ describe("objectives.evaluate", () => {
     const r = objectives.evaluate({ name: "pg" }, { logprobs: [[-1, -2], [-0.5]], advantages: [2, -1] });
     expect(r.gradLogprobs[0]![0]).toBeCloseTo(-2 / 3, 6);
     expect(r.gradLogprobs[1]![0]).toBeCloseTo(1 / 3, 6);
-    expect(r.metrics.loss).toBeCloseTo(r.loss, 9);
+    // By hand, token-mean over 3 tokens: -(2 * (-1 - 2) + (-1) * (-0.5)) / 3 = 5.5 / 3.
+    expect(r.loss).toBeCloseTo(5.5 / 3, 6);
+    expect(r.metrics.loss).toBeCloseTo(5.5 / 3, 6);
+  });
+
+  it("leaves forced tokens out of the gate's statistic", () => {
+    const inputs = { logprobs: [[-0.001, -0.3, -0.001]], advantages: [1] };
+    expect(objectives.evaluate({ name: "lgpo" }, inputs).metrics.gated_frac).toBe(1); // mean -0.1007
+    const forced = objectives.evaluate({ name: "lgpo" }, { ...inputs, forcedTokens: [[true, false, true]] });
+    expect(forced.metrics.gated_frac).toBe(0); // mean -0.3
+    expect(() => objectives.evaluate({ name: "lgpo" }, { ...inputs, forcedTokens: [[true]] })).toThrow(
+      /forcedTokens\[0\] has 1 values for 3 response tokens/,
+    );
   });
 
   it("gates high-likelihood sequences for lgpo", () => {

@@ -27,6 +27,8 @@ export interface DashboardOptions extends PageOptions {
 export interface Dashboard {
   url: string;
   port: number;
+  /** The address the server bound, as Node reports it (127.0.0.1, IPv4). */
+  address: AddressInfo;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startDashboard(dirs: string[], options: DashboardOptions =
       resolve({
         url: `http://127.0.0.1:${port}/`,
         port,
+        address: server.address() as AddressInfo,
         close: () =>
           new Promise((done) => {
             server.close(() => done());
