@@ -17,7 +17,17 @@ const SIZE = { prompts: 2, groupSize: 4, newTokens: 8 };
 
 beforeAll(async () => {
   model = await tinyByteModel(join(tmp, "model"), { hidden: 32, layers: 1 });
-  report = await benchStep({ shape: "tiny", model, updates: [2], repeats: 2, size: SIZE, peak: true });
+  // Random prompts with the parity reward: advantages that are not all 0, so the old-log-prob
+  // pass has sequences to score.
+  report = await benchStep({
+    shape: "tiny",
+    model,
+    updates: [2],
+    repeats: 2,
+    size: { ...SIZE, promptLen: 6 },
+    rollouts: "random",
+    peak: true,
+  });
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -28,7 +38,8 @@ const find = (variant: string, skip = true) =>
 
 describe("bench step", () => {
   it("measures every cell and ratio on identical rollouts", () => {
-    expect(report.rollouts_identical).toBe(true);
+    expect(report.rollout_hashes[2]).toHaveLength(2);
+    expect(report.rollout_hashes[2]![0]).not.toBe(report.rollout_hashes[2]![1]); // each repeat its own
     expect(report.results).toHaveLength(STEP_CELLS.length);
     expect(report.ratios.map((r) => r.baseline).sort()).toEqual(
       ["recompute", "recompute", "rollout_logprobs", "rollout_logprobs", "skip_first", "skip_first"].sort(),
@@ -42,11 +53,25 @@ describe("bench step", () => {
     }
   });
 
-  it("runs the old-log-prob pass only where GRPO's variant needs it", () => {
-    expect(find("none").phases.old_logprob_s).toBe(0);
-    expect(find("rollout_logprobs").phases.old_logprob_s).toBe(0);
-    expect(find("recompute").phases.old_logprob_s).toBeGreaterThan(0);
-    expect(find("skip_first").phases.old_logprob_s).toBeGreaterThan(0); // N_updates 2: the second minibatch
+  it("runs the old-log-prob pass only where GRPO's variant needs it, on the sequences it needs", () => {
+    const all = find("recompute", false);
+    expect(all.sequences).toBe(8);
+    const nonzero = Math.round(8 * (1 - all.zero_adv_frac));
+    expect(nonzero).toBeGreaterThan(0);
+    // recompute scores every sequence (with skipping, the non-zero-advantage ones); skip_first
+    // the second minibatch only (N_updates 2: one group of 4); sampling log-probs and LGPO none.
+    expect(all.old_logprob_sequences).toBe(8);
+    expect(find("recompute").old_logprob_sequences).toBe(nonzero);
+    expect(find("skip_first", false).old_logprob_sequences).toBe(4);
+    expect(find("skip_first").old_logprob_sequences).toBeLessThanOrEqual(4);
+    for (const variant of ["none", "rollout_logprobs"]) {
+      for (const skip of [true, false]) {
+        expect(find(variant, skip).old_logprob_sequences).toBe(0);
+        expect(find(variant, skip).phases.old_logprob_s).toBe(0);
+      }
+    }
+    expect(all.phases.old_logprob_s).toBeGreaterThan(0);
+    expect(find("skip_first", false).phases.old_logprob_s).toBeGreaterThan(0);
   });
 
   it("has phases that add up to the step time", () => {
@@ -55,7 +80,7 @@ describe("bench step", () => {
       const sum = Object.values(r.phases).reduce((a, b) => a + b, 0);
       // Medians of phases need not add up to the median step exactly; the gap is advantages and JS.
       expect(Math.abs(sum - r.step_s), JSON.stringify(r)).toBeLessThan(0.15 * r.step_s + 0.05);
-      // A random model solves nothing: every advantage is 0, so skipping leaves no training FLOPs.
+      // When every advantage is 0, skipping leaves no training FLOPs.
       if (r.skip_zero_advantage && r.zero_adv_frac === 1) expect(r.mfu!.update).toBe(0);
       else expect(r.mfu!.update).toBeGreaterThan(0);
       expect(r.mfu!.step).toBeGreaterThan(0);

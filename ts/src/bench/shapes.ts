@@ -72,9 +72,8 @@ export async function benchCheckpoint(shape: BenchShape, cacheDir = defaultCache
 }
 
 /** `rows` random prompts of `length` ordinary Qwen2.5 token ids, the same for the same seed. */
-export function benchPrompts(rows: number, length: number, seed = 0): number[][] {
+export function benchPrompts(rows: number, length: number, seed = 0, vocab = QWEN25_ORDINARY_TOKENS): number[][] {
   const random = mulberry32(seed);
-  return Array.from({ length: rows }, () =>
-    Array.from({ length }, () => Math.floor(random() * QWEN25_ORDINARY_TOKENS)),
-  );
+  const ids = Math.min(vocab, QWEN25_ORDINARY_TOKENS);
+  return Array.from({ length: rows }, () => Array.from({ length }, () => Math.floor(random() * ids)));
 }

@@ -99,6 +99,9 @@ export interface StepResult {
   spread: { step_s: Spread } & Record<keyof StepPhases, Spread>;
   /** Share of sequences with zero advantage (skipped when `skip_zero_advantage`). */
   zero_adv_frac: number;
+  /** Sequences of the rollout batch, and those the old-log-prob pass scored (first repeat). */
+  sequences: number;
+  old_logprob_sequences: number;
   /** Prompt + response tokens of the rollout batch (of the first repeat). */
   tokens: number;
   /** Model FLOPs per second of the update phase and of the whole step over the GEMM peak. */
@@ -127,8 +130,11 @@ export interface StepBenchReport {
     gemm_peak_flops?: number;
   };
   settings: { model: string; repeats: number; seed: number } & StepSize;
-  /** Whether every cell of a repeat trained on the same prompts and responses (always true: checked). */
-  rollouts_identical: boolean;
+  /**
+   * Per N_updates, per repeat: the hash of the rollout every cell of that repeat trained on (the
+   * bench fails when a cell's differs, so one hash stands for all of them).
+   */
+  rollout_hashes: Record<number, number[]>;
   results: StepResult[];
   ratios: StepRatio[];
 }
@@ -153,6 +159,7 @@ export function cellLabel(cell: StepCell): string {
 interface TimedStep {
   stepS: number;
   phases: StepPhases;
+  oldLogprobSequences: number;
   sequences: TrainSequence[];
 }
 
@@ -210,7 +217,9 @@ export async function benchStep(
       }
     };
     const results: StepResult[] = [];
+    const rolloutHashes: Record<number, number[]> = {};
     for (const [u, n] of options.updates.entries()) {
+      rolloutHashes[n] = [];
       if (u === 0) {
         // Warm-up: one untimed step on each code path (generation, old log-prob pass, updates).
         for (const cell of STEP_CELLS.filter((c) => c.variant === "none" || c.variant === "recompute")) {
@@ -230,6 +239,7 @@ export async function benchStep(
             throw new Error(`bench step: ${cellLabel(cell)} got other rollouts than the first cell of repeat ${r + 1}`);
           }
           timed.get(cell)!.push(s);
+          if (rolloutHashes[n]!.length === r) rolloutHashes[n]!.push(hash);
           onStep({ cell, nUpdates: n, repeat: r + 1, repeats: options.repeats, stepS: s.stepS, phases: s.phases });
         }
       }
@@ -250,7 +260,7 @@ export async function benchStep(
         ...(gemmPeak !== undefined ? { gemm_peak_flops: gemmPeak } : {}),
       },
       settings: { model: workload.model, repeats: options.repeats, seed, ...size },
-      rollouts_identical: true,
+      rollout_hashes: rolloutHashes,
       results,
       ratios: stepRatios(results),
     };
@@ -290,6 +300,7 @@ async function timedStep(
       old_logprob_s: update.oldLogprobS,
       update_s: update.updateS,
     },
+    oldLogprobSequences: update.oldLogprobSequences,
     sequences: batch.sequences,
   };
 }
@@ -326,6 +337,8 @@ function summarise(
     },
     spread: s,
     zero_adv_frac: sequences.filter((q) => q.advantage === 0).length / Math.max(1, sequences.length),
+    sequences: sequences.length,
+    old_logprob_sequences: steps[0]!.oldLogprobSequences,
     tokens: sequences.reduce((t, q) => t + q.promptIds.length + q.responseIds.length, 0),
   };
   if (flops && peak) {

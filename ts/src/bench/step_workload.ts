@@ -6,7 +6,7 @@
  * same length (no stop id), and a synthetic reward with spread, since a random model solves
  * nothing: 1 when the sum of the response's token ids is even, else 0 (deterministic).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -151,7 +151,9 @@ async function randomWorkload(shape: StepShape, model: string, size: StepSize, s
     model,
     config: { data: { task: "countdown" }, rollout: rolloutConfig(size) },
     async rollout(policy, c, repeat) {
-      const prompts = benchPrompts(size.prompts, size.promptLen, hashSeed(`bench:${seed}:${repeat}`));
+      // Ids the model has (a small test checkpoint's vocabulary is smaller than Qwen2.5's).
+      const vocab = JSON.parse(readFileSync(join(model, "config.json"), "utf8")).vocab_size as number;
+      const prompts = benchPrompts(size.prompts, size.promptLen, hashSeed(`bench:${seed}:${repeat}`), vocab);
       const samples: { promptIds: number[]; tokens: number[]; logprobs: number[]; reward: number }[][] = [];
       const timings = await generateGroups(
         policy,

@@ -171,7 +171,7 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
           run.requirements,
           config,
         )
-      : { steps: [], outcomes: [], oldLogprobS: 0, updateS: 0 };
+      : { steps: [], outcomes: [], oldLogprobS: 0, oldLogprobSequences: 0, updateS: 0 };
   for (const m of update.steps) {
     state.nonfiniteStreak = m.skipped_nonfinite ? state.nonfiniteStreak + 1 : 0;
   }

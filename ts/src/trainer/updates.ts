@@ -27,6 +27,8 @@ export interface UpdateResult {
   /** One outcome per sequence, in input order. */
   outcomes: SequenceOutcome[];
   oldLogprobS: number;
+  /** Sequences the old-log-prob pass scored (0 when it did not run). */
+  oldLogprobSequences: number;
   updateS: number;
 }
 
@@ -71,6 +73,7 @@ export async function updatePolicy(
   config: TrainConfig,
 ): Promise<UpdateResult> {
   let oldLogprobS = 0;
+  let oldLogprobSequences = 0;
   let old: number[][] | undefined;
   const parts = splitGroups(sequences.length / groupSize, config.trainer.n_updates);
   const source = config.trainer.old_logprobs;
@@ -91,6 +94,7 @@ export async function updatePolicy(
             { microBatchSize: config.trainer.micro_batch_size },
           )
         : [];
+      oldLogprobSequences = scored.length;
       const byScored = new Map(scored.map((s, i) => [s, scores[i]!.logprobs]));
       old = sequences.map((s, i) =>
         i < from ? [] : (byScored.get(s) ?? new Array<number>(s.responseIds.length).fill(0)),
@@ -122,5 +126,5 @@ export async function updatePolicy(
     steps.push(result.metrics);
     outcomes.push(...result.sequences);
   }
-  return { steps, outcomes, oldLogprobS, updateS: (performance.now() - t0) / 1000 };
+  return { steps, outcomes, oldLogprobS, oldLogprobSequences, updateS: (performance.now() - t0) / 1000 };
 }
