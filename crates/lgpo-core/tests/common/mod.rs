@@ -28,8 +28,21 @@ pub fn data_file(relative: &str) -> Option<PathBuf> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("reference data {} is missing (CI=true: set LGPO_DATA_DIR or provide ../shared/data)", path.display());
     }
-    eprintln!("SKIPPED: reference data {} is absent (set LGPO_DATA_DIR to run this test)", path.display());
+    skipped(&format!("reference data {} is absent (set LGPO_DATA_DIR to run this test)", path.display()));
     None
+}
+
+/// Reports a skipped test: on stderr (hidden by cargo's capture unless it fails) and, when
+/// `LGPO_SKIP_LOG` names a file, as a line appended to it, which `npm test` prints at the end.
+pub fn skipped(reason: &str) {
+    eprintln!("SKIPPED: {reason}");
+    if let Some(log) = std::env::var_os("LGPO_SKIP_LOG") {
+        use std::io::Write;
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{test}: {reason}");
+        }
+    }
 }
 
 /// ‖a − b‖ / ‖b‖ of two f32 tensors of one shape.
