@@ -10,6 +10,9 @@ import { heldOutCountdownTasks } from "../../../ts/src/data/load.js";
 import { solveCountdownSteps } from "../../../ts/src/data/countdown_solver.js";
 import { renderPrompt } from "../../../ts/src/data/prompts.js";
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
+import type { CountdownTask } from "../../../ts/src/data/tasks.js";
+import { scoreCountdown } from "../../../ts/src/rewards/countdown.js";
+import { Policy } from "../../../ts/src/sdk/policy.js";
 import { Tokenizer } from "../../../ts/src/sdk/tokenizer.js";
 import { REPO_ROOT } from "../data_files.js";
 import { runCli } from "../cli_runner.js";
@@ -61,12 +64,21 @@ describe("the shipped model", () => {
     expect(tok.eosTokenId).toBe(tok.tokenToId("<|endoftext|>"));
   });
 
-  it("`lgpo-run eval` reports its held-out greedy accuracy as JSON", () => {
+  it("`lgpo-run eval` reports its held-out greedy accuracy as JSON, as greedy decoding and the verifier count it", async () => {
     const r = run(["eval", "--model", MODEL, "--task", "countdown", "--n", "20", "--greedy"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.accuracy).toBeGreaterThanOrEqual(0);
-    expect(out.accuracy).toBeLessThanOrEqual(1);
+    // Recomputed through the SDK: greedy decoding of the 20 held-out prompts, scored by the verifier.
+    const policy = await Policy.load(MODEL);
+    try {
+      const tasks = heldOutCountdownTasks("countdown", 20, card().countdown);
+      const prompts = tasks.map((t) => renderPrompt(t, card().prompt.template, policy.tokenizer!));
+      const outs = await policy.generate(prompts, { temperature: 0, maxNewTokens: card().generation.max_new_tokens });
+      const solved = outs.filter((g, i) => scoreCountdown(g.text, tasks[i]! as CountdownTask).score >= 1).length;
+      expect(out.accuracy).toBeCloseTo(solved / 20, 12);
+    } finally {
+      policy.dispose();
+    }
     // The held-out tasks come from the model's own task card.
     const held = heldOutCountdownTasks("countdown", 20, card().countdown);
     expect(held.every((t) => t.nums.every((n: number) => n <= card().countdown.max_number))).toBe(true);

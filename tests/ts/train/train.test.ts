@@ -88,11 +88,16 @@ describe("train", () => {
 
     const lines = readJsonlObjects(join(dir, "metrics.jsonl"));
     expect(lines.map((l) => l.step)).toEqual([0, 1, 2, 3, 3]);
+    const samples = readJsonlObjects(join(dir, "samples.jsonl"));
     for (const l of lines.filter((l) => "reward/mean" in l)) {
       for (const k of STEP_KEYS) expect(l, k).toHaveProperty(k);
       expect(l["time/old_logprob_s"]).toBe(0); // LGPO never computes old log-probs
-      expect(l["gate/gated_frac"] as number).toBeGreaterThanOrEqual(0);
-      expect(l["gate/gated_frac"] as number).toBeLessThanOrEqual(1);
+      // The gated fraction is the share of the step's 8 sequences (all in samples.jsonl) gated,
+      // and each gated one is above the fixed tau it logged.
+      const mine = samples.filter((s) => s.step === l.step);
+      expect(mine).toHaveLength(8);
+      expect(l["gate/gated_frac"]).toBeCloseTo(mine.filter((s) => s.gated === true).length / 8, 12);
+      expect(l["gate/tau"]).toBe(-5.56);
       expect(l["time/step_s"] as number).toBeGreaterThanOrEqual(
         (l["time/generate_s"] as number) + (l["time/update_s"] as number),
       );
@@ -103,7 +108,6 @@ describe("train", () => {
     expect(lines.some((l) => (l["gate/kept_nonzero_adv_frac"] as number) > 0)).toBe(true);
     expect(lines.some((l) => (l["gate/gated_frac"] as number) > 0)).toBe(true);
 
-    const samples = readJsonlObjects(join(dir, "samples.jsonl"));
     expect(samples).toHaveLength(3 * 8);
     for (const s of samples) {
       expect(Object.keys(s).sort()).toEqual(
