@@ -11,6 +11,7 @@ import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
+import { readEvents } from "../../../ts/src/logging/tensorboard.js";
 import { tinyByteModel } from "../train/tiny_model.js";
 import { LGPO_RUN as BIN, runCli } from "../cli_runner.js";
 import { REPO_ROOT } from "../data_files.js";
@@ -44,6 +45,19 @@ function yamlConfig(name: string, objective: string, extra: Record<string, unkno
     }),
   );
   return path;
+}
+
+/** Every (step, tag) of a run's TensorBoard scalars, over all its event files, sorted. */
+function scalarSteps(dir: string): string[] {
+  const files = readdirSync(dir).filter((n) => n.startsWith("events.out.tfevents."));
+  return files
+    .flatMap((f) => readEvents(join(dir, f)))
+    .flatMap((e) =>
+      Object.keys(e.scalars)
+        .filter((k) => !k.startsWith("time"))
+        .map((k) => `${e.step} ${k}`),
+    )
+    .sort();
 }
 
 function untimed(dir: string) {
@@ -150,6 +164,9 @@ describe("lgpo-run train", () => {
     expect(resumed.stderr).toMatch(/from .*step-2 \(step 2\)/);
     expect(readdirSync(join(dir, "checkpoints")).filter((n) => n.startsWith("."))).toEqual([]);
     expect(untimed(dir)).toEqual(untimed(whole));
+    // TensorBoard was cut back to the checkpoint as metrics.jsonl was: steps 3 and 4, logged
+    // before the crash, appear once, across the two event files.
+    expect(scalarSteps(dir)).toEqual(scalarSteps(whole));
   });
 });
 

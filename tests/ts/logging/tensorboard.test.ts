@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { crc32c, maskedCrc32c } from "../../../ts/src/logging/crc32c.js";
-import { readEvents, TensorBoardWriter } from "../../../ts/src/logging/tensorboard.js";
+import { readEvents, TensorBoardWriter, truncateEventsAfterStep } from "../../../ts/src/logging/tensorboard.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-tb-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -38,5 +38,18 @@ describe("TensorBoard writer", () => {
     bytes[bytes.length - 6]! ^= 0xff;
     writeFileSync(join(tmp, "bad"), bytes);
     expect(() => readEvents(join(tmp, "bad"))).toThrow(/bad data checksum/);
+  });
+
+  it("cuts a file back to a step on resume, dropping a torn last record", () => {
+    const dir = mkdtempSync(join(tmp, "cut-"));
+    const w = new TensorBoardWriter(dir, 1_700_000_000_000);
+    for (let step = 1; step <= 5; step++) w.scalars(step, { loss: step / 10 });
+    writeFileSync(w.path, Buffer.concat([readFileSync(w.path), Buffer.from([9, 0, 0, 0, 0, 0])])); // torn append
+    expect(() => readEvents(w.path)).toThrow();
+    truncateEventsAfterStep(w.path, 3);
+    const events = readEvents(w.path);
+    expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3]);
+    expect(events[0]!.fileVersion).toBe("brain.Event:2");
+    expect(events[3]!.scalars.loss).toBeCloseTo(0.3, 6);
   });
 });

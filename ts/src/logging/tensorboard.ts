@@ -5,7 +5,7 @@
  * two messages it needs, plus the decoder the tests use to read files back.
  * scripts/tensorboard/check_events.py checks a written file with TensorBoard's own reader.
  */
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -173,6 +173,32 @@ function decodeEvent(buf: Buffer): DecodedEvent {
     } else r.skip(key & 7);
   }
   return out;
+}
+
+/**
+ * Drops the events after `step` from an event file (a resumed run logs those steps again), and a
+ * torn last record (a crash mid-append); rewrites the file atomically only when it changes.
+ */
+export function truncateEventsAfterStep(path: string, step: number): void {
+  const buf = readFileSync(path);
+  const kept: Buffer[] = [];
+  let changed = false;
+  for (let pos = 0; pos < buf.length; ) {
+    const whole = pos + 12 <= buf.length && pos + 16 + Number(buf.readBigUInt64LE(pos)) <= buf.length;
+    if (!whole) {
+      changed = true;
+      break;
+    }
+    const length = Number(buf.readBigUInt64LE(pos));
+    const record = buf.subarray(pos, pos + 16 + length);
+    if (decodeEvent(record.subarray(12, 12 + length)).step <= step) kept.push(record);
+    else changed = true;
+    pos += 16 + length;
+  }
+  if (!changed) return;
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, Buffer.concat(kept));
+  renameSync(tmp, path);
 }
 
 /** Reads every event of a file, checking each record's CRCs. */

@@ -2,13 +2,13 @@
  * The run directory's files other than checkpoints (docs/run-directory.md): the resolved config,
  * metrics.jsonl, samples.jsonl, TensorBoard events and summary.json.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { ConfigError, configToYaml } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { appendJsonl, truncateJsonlAfterStep } from "../logging/jsonl.js";
-import { TensorBoardWriter } from "../logging/tensorboard.js";
+import { TensorBoardWriter, truncateEventsAfterStep } from "../logging/tensorboard.js";
 
 /** Writes `text` to `path` through a temporary file renamed into place. */
 export function writeFileAtomic(path: string, text: string): void {
@@ -39,14 +39,17 @@ export class RunLogs {
   }
 
   /**
-   * Opens the logs of `dir`, writing the resolved config. On resume, lines after the checkpoint's
-   * step are dropped first (they belong to steps that will be run again).
+   * Opens the logs of `dir`, writing the resolved config. On resume, lines and TensorBoard events
+   * after the checkpoint's step are dropped first (they belong to steps that will be run again).
    */
   static open(dir: string, config: TrainConfig, resumeStep: number | undefined): RunLogs {
     mkdirSync(dir, { recursive: true });
     if (resumeStep !== undefined) {
       truncateJsonlAfterStep(join(dir, "metrics.jsonl"), resumeStep);
       truncateJsonlAfterStep(join(dir, "samples.jsonl"), resumeStep);
+      for (const f of readdirSync(dir).filter((n) => n.startsWith("events.out.tfevents.") && !n.includes(".tmp-"))) {
+        truncateEventsAfterStep(join(dir, f), resumeStep);
+      }
     }
     writeFileAtomic(join(dir, "config.yaml"), configToYaml(config));
     return new RunLogs(dir, config.logging.tensorboard);
