@@ -2,10 +2,21 @@
  * Checkpoints in RUN_DIR/checkpoints/step-N/: the model as a Hugging Face checkpoint, the AdamW
  * state and trainer_state.json. A checkpoint is written under a temporary name and renamed into
  * place, and `latest` is rewritten after the rename, so a crash at any point (kill -9 included)
- * leaves the previous checkpoint complete and findable. The newest `keep_last` are kept.
+ * leaves the previous checkpoint complete and findable; every file and the renamed directory are
+ * fsynced before `latest` moves, so a power loss does too. The newest `keep_last` are kept.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 
 import type { Policy } from "../sdk/policy.js";
 import { parseState, type TrainerState } from "./state.js";
@@ -19,10 +30,33 @@ export function checkpointsDir(runDir: string): string {
   return join(runDir, "checkpoints");
 }
 
+/** Flushes a file or a directory (its entries) to disk. */
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Flushes every file of `dir` (recursively), then `dir` itself. */
+function fsyncTree(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) fsyncTree(path);
+    else if (entry.isFile()) fsyncPath(path);
+  }
+  fsyncPath(dir);
+}
+
+/** Writes `text` through a flushed temporary file renamed into place, then flushes the folder. */
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
+  fsyncPath(tmp);
   renameSync(tmp, path);
+  fsyncPath(dirname(path));
 }
 
 /**
@@ -51,8 +85,12 @@ export async function saveCheckpoint(
     maybeCrashMidWrite(state.step);
     // The state is written last: a directory with it is complete.
     writeFileSync(join(staging, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    // On disk before the rename, and the rename on disk before `latest` names it: a power loss
+    // leaves either the previous checkpoint or this whole one.
+    fsyncTree(staging);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
+    fsyncPath(root);
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });
     throw e;
