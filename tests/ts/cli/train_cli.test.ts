@@ -159,6 +159,10 @@ describe("lgpo-run train", () => {
     expect(crashed.signal).toBe("SIGKILL");
     expect(readFileSync(join(dir, "checkpoints/latest"), "utf8").trim()).toBe("step-2");
     expect(readdirSync(join(dir, "checkpoints")).some((n) => n.startsWith(".step-4"))).toBe(true); // the torn write
+    // A resume that would compute something else is refused, naming the key, before any work.
+    const changed = run(["train", "--resume", dir, "--set", "trainer.optimizer.lr=0.5", "--set", "trainer.steps=5"]);
+    expect(changed.code, changed.stderr).toBe(2);
+    expect(changed.stderr).toMatch(/differs from the run's .* in trainer\.optimizer\.lr; .*--force/);
     const resumed = run(["train", "--resume", dir]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/from .*step-2 \(step 2\)/);

@@ -254,6 +254,28 @@ describe("train", () => {
     expect(resumed).toMatchObject({ status: "completed", steps: 4, optimizerSteps: 8 });
     expect(untimed(cut)).toEqual(untimed(whole));
     expect(readJsonlObjects(join(cut, "samples.jsonl"))).toEqual(readJsonlObjects(join(whole, "samples.jsonl")));
+    // More steps and other logging may change on resume; the learning rate only with `force`.
+    const longer = { trainer: { steps: 5, n_updates: 2, optimizer: { lr: 0.02 }, micro_batch_size: 3 } };
+    const more = await train(config({ ...longer, logging: { progress: "none", samples_per_step: 2 } }), {
+      runDir: cut,
+      reward: parity,
+      resume: true,
+    });
+    expect(more).toMatchObject({ status: "completed", steps: 5 });
+    const other = config({ trainer: { steps: 6, n_updates: 2, optimizer: { lr: 0.5 }, micro_batch_size: 3 } });
+    await expect(train(other, { runDir: cut, reward: parity, resume: true })).rejects.toThrow(
+      /in trainer\.optimizer\.lr; a resume may change only trainer\.steps/,
+    );
+    const notes: string[] = [];
+    const forced = await train(other, {
+      runDir: cut,
+      reward: parity,
+      resume: true,
+      force: true,
+      log: (m) => notes.push(m),
+    });
+    expect(forced).toMatchObject({ status: "completed", steps: 6 });
+    expect(notes.join("\n")).toMatch(/differs from the run's in trainer\.optimizer\.lr \(--force\)/);
   });
 
   it("takes a quantile gate's tau from the rollout's sampling log-probs, and the random gate follows it", async () => {

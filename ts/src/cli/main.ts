@@ -96,6 +96,11 @@ export function program(): Command {
     .option("--set <key=value>", "override a config key, e.g. --set trainer.steps=10 (repeatable)", collect, [])
     .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
+    .option(
+      "--force",
+      "with --resume: continue even if --set changes keys other than trainer.steps/epochs, eval, logging, checkpoint",
+      false,
+    )
     .option("--dry-run", "print the resolved config as YAML and exit", false)
     .addOption(offline())
     .addHelpText("after", configHelpText())
@@ -111,6 +116,11 @@ export function program(): Command {
     .option("--set <key=value>", "override a config key (repeatable)", collect, [])
     .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
+    .option(
+      "--force",
+      "with --resume: continue even if --set changes keys other than trainer.steps/epochs, eval, logging, checkpoint",
+      false,
+    )
     .option("--dry-run", "print the resolved config as YAML and exit", false)
     .addOption(offline())
     .action((o) => trainCommand(o, "sft"));

@@ -24,6 +24,7 @@ export interface TrainCliOptions {
   resume?: string;
   dryRun: boolean;
   offline?: boolean;
+  force?: boolean;
 }
 
 /** The config a command means: --resume's run directory, --config, or (train only) the built-in default. */
@@ -69,6 +70,7 @@ export async function trainCommand(o: TrainCliOptions, command: "train" | "sft" 
     const summary = await (command === "sft" ? sft : train)(config, {
       ...(runDir !== undefined ? { runDir } : {}),
       resume: o.resume !== undefined,
+      force: o.force ?? false,
       signal: controller.signal,
     });
     const evals = Object.entries(summary.eval.final ?? {}).map(([k, v]) => {

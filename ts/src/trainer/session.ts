@@ -4,6 +4,8 @@
  * start / every k steps / at the end, checkpoints, signals and the run summary. Each command
  * supplies only its step.
  */
+import { join } from "node:path";
+
 import { ConfigError, resolveConfig } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { type BenchmarkTasks, loadBenchmarks } from "../data/load.js";
@@ -15,8 +17,9 @@ import type { Tokenizer } from "../sdk/tokenizer.js";
 import { latestCheckpoint, optimizerPath, removeStaleStaging, saveCheckpoint } from "./checkpoint.js";
 import { evalMetrics, evaluateBenchmark } from "./eval.js";
 import { buildReward } from "./reward.js";
-import { defaultRunDir, holdsRun, RunLogs } from "./run_dir.js";
-import { configHash, initialState, type TrainerState } from "./state.js";
+import { defaultRunDir, holdsRun, RunLogs, runConfigText } from "./run_dir.js";
+import { checkResumeConfig } from "./resume_check.js";
+import { initialState, type TrainerState } from "./state.js";
 
 /** Options shared by {@link train} and {@link sft}. */
 export interface RunOptions {
@@ -24,6 +27,11 @@ export interface RunOptions {
   runDir?: string;
   /** Continue the run in `runDir` from its newest checkpoint. */
   resume?: boolean;
+  /**
+   * Resume even though the config differs from the run's outside the keys a resume may change
+   * (trainer.steps / epochs, eval, logging, checkpoint, run_dir); without it that is an error.
+   */
+  force?: boolean;
   /** Called after every step with its metrics line. */
   onStep?: (metrics: Record<string, number>) => void;
   /** Called after every eval with its metrics line. */
@@ -139,6 +147,10 @@ export async function openSession(
   if (options.resume && resumeFrom === undefined) {
     throw new ConfigError(`--resume ${runDir}: the run has no complete checkpoint`);
   }
+  // Before anything loads: a resume may not change what the run computes (unless forced).
+  const forcedChanges = resumeFrom
+    ? checkResumeConfig(runConfigText(runDir), join(runDir, "config.yaml"), config, options.force ?? false)
+    : [];
   if (!options.resume && holdsRun(runDir)) {
     throw new ConfigError(`${runDir} already holds a run; use --resume to continue it, or another --run-dir`);
   }
@@ -176,8 +188,8 @@ export async function openSession(
     const note = options.log ?? ((m: string) => reporter.note(m));
     if (resumeFrom) {
       removeStaleStaging(runDir);
-      if (state.configHash !== configHash(config))
-        note(`warning: the config differs from the checkpoint's run (${runDir})`);
+      if (forcedChanges.length)
+        note(`warning: resuming with a config that differs from the run's in ${forcedChanges.join(", ")} (--force)`);
       note(`resuming ${runDir} from ${resumeFrom.dir} (step ${state.step})`);
     }
     const logs = RunLogs.open(runDir, config, resumeFrom ? state.step : undefined);
