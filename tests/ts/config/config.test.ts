@@ -155,6 +155,14 @@ describe("config schema", () => {
       null,
       false,
     ]);
+    // A list of parents merges in order, later ones winning, then the file itself.
+    writeFileSync(join(tmp, "sizes.yaml"), "rollout: {group_size: 2, max_new_tokens: 4}\ntrainer: {steps: 9}\n");
+    writeFileSync(join(tmp, "both.yaml"), "extends: [top.yaml, sizes.yaml]\ntrainer: {steps: 7}\n");
+    const both = readConfigFile(join(tmp, "both.yaml"));
+    expect(both).toMatchObject({ objective: { name: "grpo" }, trainer: { steps: 7, n_updates: 2 } });
+    expect(both.rollout).toEqual({ prompts_per_step: 2, group_size: 2, max_new_tokens: 4, temperature: 0.9 });
+    writeFileSync(join(tmp, "badlist.yaml"), "extends: [top.yaml, 3]\n");
+    expect(() => readConfigFile(join(tmp, "badlist.yaml"))).toThrow(/`extends` must be a file path or a list of them/);
     // An error in an override names the --set item, not the file; one in the file names the file.
     const top = join(tmp, "top.yaml");
     const errorIn = (set: string[], file = top) => {

@@ -1,11 +1,13 @@
 /** The presets in configs/: each resolves, carries the paper's settings, and differs from its base only where the paper's runs differ. */
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { loadConfig } from "../../../ts/src/config/load.js";
 import type { TrainConfig } from "../../../ts/src/config/schema.js";
 import { OBJECTIVE_NAMES } from "../../../ts/src/sdk/objectives.js";
+import { runCli } from "../cli_runner.js";
 import { REPO_ROOT } from "../data_files.js";
 
 const CONFIGS = join(REPO_ROOT, "configs");
@@ -63,6 +65,53 @@ describe("presets", () => {
       } else {
         expect(without(c, ["objective"]), file).toEqual(without(base, ["objective"]));
       }
+    }
+  });
+});
+
+describe("CPU-sized presets (configs/cpu)", () => {
+  const paper = join(CONFIGS, "paper/countdown");
+  const cpu = yamlFiles(join(CONFIGS, "cpu/countdown")).filter((f) => !f.endsWith("cpu.yaml"));
+
+  it("exist for every Countdown preset, with the paper's objective and N_updates on the shipped model", () => {
+    const paperFiles = yamlFiles(paper)
+      .filter((f) => !f.endsWith("base.yaml"))
+      .map((f) => relative(paper, f))
+      .sort();
+    expect(cpu.map((f) => relative(join(CONFIGS, "cpu/countdown"), f)).sort()).toEqual(paperFiles);
+    for (const file of cpu) {
+      const c = loadConfig({ file });
+      const original = loadConfig({ file: join(paper, relative(join(CONFIGS, "cpu/countdown"), file)) });
+      expect(c.objective, file).toEqual(original.objective);
+      expect(c.trainer.n_updates, file).toBe(original.trainer.n_updates);
+      expect(c.model, file).toMatchObject({ path: join(REPO_ROOT, "models/countdown-tiny"), device: "cpu" });
+      expect(c.data.dataset, file).toBeNull();
+      expect(c.rollout.prompts_per_step % c.trainer.n_updates, file).toBe(0);
+    }
+  });
+
+  it("train on the CPU with no network (2 steps of the fully on-policy LGPO preset)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lgpo-cpu-preset-"));
+    try {
+      const r = runCli(
+        [
+          "train",
+          "--config",
+          join(CONFIGS, "cpu/countdown/onpolicy/lgpo.yaml"),
+          "--set",
+          "trainer.steps=2",
+          "--set",
+          "eval.benchmarks=[]",
+          "--run-dir",
+          join(dir, "run"),
+          "--offline",
+        ],
+        { timeoutMs: 120_000 },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/completed 2 steps/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -54,8 +54,9 @@ function resolveRelativePaths(tree: Tree, dir: string): Tree {
 }
 
 /**
- * Reads a YAML config file, following `extends: other.yaml` (relative to the file, chains allowed)
- * so that a preset differs from its base only where it says so. Paths written `./x` or `../x`
+ * Reads a YAML config file, following `extends: other.yaml` (relative to the file, chains allowed;
+ * a list merges its files in order, later ones winning) so that a preset differs from its base
+ * only where it says so. Paths written `./x` or `../x`
  * (model, datasets, reward module) are relative to the file that holds them. The result is not
  * validated yet.
  */
@@ -79,8 +80,14 @@ export function readConfigFile(path: string, seen: string[] = []): Tree {
   const { extends: parent, ...rest } = doc;
   const own = resolveRelativePaths(rest, dirname(file));
   if (parent === undefined) return own;
-  if (typeof parent !== "string") throw new ConfigError(`${path}: \`extends\` must be a file path`);
-  return deepMerge(readConfigFile(resolve(dirname(file), parent), [...seen, file]), own);
+  const parents = Array.isArray(parent) ? parent : [parent];
+  if (parents.length === 0 || parents.some((p) => typeof p !== "string"))
+    throw new ConfigError(`${path}: \`extends\` must be a file path or a list of them`);
+  const inherited = parents.reduce(
+    (tree: Tree, p: string) => deepMerge(tree, readConfigFile(resolve(dirname(file), p), [...seen, file])),
+    {},
+  );
+  return deepMerge(inherited, own);
 }
 
 /** Applies `key.path=value` overrides; values are parsed as YAML scalars (`1e-6`, `true`, `null`, `[1, 2]`). */
