@@ -18,10 +18,11 @@ export interface CliResult {
 /** Runs `lgpo-run ...args` to completion; `env` adds to the parent's environment. */
 export function runCli(
   args: readonly string[],
-  options: { timeoutMs: number; env?: Record<string, string> },
+  options: { timeoutMs: number; env?: Record<string, string>; cwd?: string },
 ): CliResult {
   const r = spawnSync(process.execPath, [LGPO_RUN, ...args], {
     encoding: "utf8",
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     timeout: options.timeoutMs,
     env: { ...process.env, ...options.env },
   });

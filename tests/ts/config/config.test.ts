@@ -101,6 +101,13 @@ describe("config schema", () => {
     ).toBe(2);
   });
 
+  it("lists every problem of an empty or incomplete config, not only the first", () => {
+    expect(errorOf({})).toBe("config: `model` is required (expected object); `data` is required (expected object)");
+    expect(
+      errorOf({ model: { path: "DIR" }, data: { task: "countdown" }, trainer: { stepz: 1, n_updates: 0 } }),
+    ).toMatch(/`trainer\.n_updates` must be >=1.*; unknown key `trainer\.stepz`/);
+  });
+
   it("validates the gate modes, naming the bad field", () => {
     const gate = (g: object, name = "lgpo") => ({ ...minimal, objective: { name, gate: g } });
     expect(resolveConfig(gate({ mode: "quantile", q: 0.8 })).objective.gate).toEqual({ mode: "quantile", q: 0.8 });

@@ -1,6 +1,6 @@
 /** `lgpo-run report` and `lgpo-run dashboard` end to end, through a child process. */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -31,6 +31,11 @@ describe("lgpo-run report", () => {
     expect(data.seedBands).toBe(true);
     // nothing loaded from elsewhere (the browser test also checks that the page makes no request)
     expect(/<script[^>]+src=|<link[^>]+href=|url\(\s*['"]?https?:/.test(html)).toBe(false);
+    // Without --out the report goes into the first run directory, not the current one.
+    const inRun = runCli(["report", b, a], { cwd: tmp, timeoutMs: 60_000 });
+    expect(inRun.code, inRun.stderr).toBe(0);
+    expect(existsSync(join(b, "report.html"))).toBe(true);
+    expect(readdirSync(tmp).filter((n) => n.startsWith("report.html"))).toEqual(["report.html"]); // only --out's
     const flat = run("report", a, "--out", join(tmp, "flat.html"), "--no-seed-bands");
     expect(flat.code, flat.stderr).toBe(0);
     expect(readFileSync(join(tmp, "flat.html"), "utf8")).toContain('"seedBands":false');
@@ -92,6 +97,36 @@ describe("lgpo-run dashboard", () => {
       child.kill("SIGTERM");
     });
     expect(code).toBe(0);
+  });
+
+  it("exits when its parent goes (stopped through npx, which does not forward the signal)", async () => {
+    const dir = writeSyntheticRun(join(tmp, "orphan"), { steps: 2 });
+    // The shell starts the dashboard in the background, prints its pid and exits after a second.
+    const shell = spawn(
+      "sh",
+      ["-c", `"${process.execPath}" "${BIN}" dashboard "${dir}" --port 0 2>/dev/null & echo $!; sleep 1`],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    let out = "";
+    shell.stdout.on("data", (c) => {
+      out += c;
+    });
+    await new Promise((resolve) => shell.on("exit", resolve));
+    const pid = Number(out.trim());
+    expect(pid).toBeGreaterThan(0);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const stillAlive = alive();
+    if (stillAlive) process.kill(pid, "SIGKILL");
+    expect(stillAlive).toBe(false);
   });
 
   it("exits 2 naming a missing run directory", () => {

@@ -30,6 +30,16 @@ export async function dashboard(dirs: string[], options: DashboardCliOptions): P
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // Stopped through `npx` (npm does not forward signals): when the parent goes, so does the
+    // server, instead of holding its port as an orphan.
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(watch);
+        stop();
+      }
+    }, 1000);
+    watch.unref();
   });
   await server.close();
 }

@@ -172,7 +172,7 @@ export function program(): Command {
         "the runs overlaid, and a table of config differences and final eval scores; charts export as SVG and PNG",
     )
     .argument("<run_dir...>", "run directories written by lgpo-run train")
-    .option("--out <file>", "output HTML file; written atomically", "report.html")
+    .option("--out <file>", "output HTML file; written atomically (default: report.html in the first RUN_DIR)")
     .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
     .option("--title <text>", "page title (default: the run names)")
     .action((dirs: string[], o) => report(dirs, o));

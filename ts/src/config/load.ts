@@ -184,9 +184,10 @@ export function resolveConfig(tree: unknown, origin: string | ((keyPath: string[
   const from = typeof origin === "string" ? () => origin : origin;
   const parsed = TrainConfigSchema.safeParse(tree);
   if (!parsed.success) {
+    // Every problem, on one line: the first one's origin, then each issue.
     const [first, ...rest] = parsed.error.issues;
-    const more = rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
-    throw new ConfigError(`${from(issueKeyPath(first!))}: ${formatIssue(first!, tree)}${more}`);
+    const all = [first!, ...rest].map((i) => formatIssue(i, tree)).join("; ");
+    throw new ConfigError(`${from(issueKeyPath(first!))}: ${all}`);
   }
   checkObjective(parsed.data.objective as ObjectiveConfig, from(["objective"]));
   return parsed.data;
