@@ -374,9 +374,9 @@ const trainer = section(
       .describe("Skip sequences with A = 0 in forward and backward (exact: their gradient is zero)."),
     old_logprobs: z
       .enum(["recompute", "skip_first", "generation"])
-      .default("recompute")
+      .default("skip_first")
       .describe(
-        "Ratio-based objectives: old log-probs from a no-grad pass over the whole rollout batch (`recompute`, what verl does); `skip_first` (exact) takes the first minibatch's from its own forward, since its old policy is the current one, and runs the pass over the other minibatches only (none at n_updates = 1); `generation` uses the sampling log-probs (exact without top-k/top-p, at any temperature). LGPO needs none.",
+        "Ratio-based objectives: `skip_first` (the default: exact, and the cheapest exact pass) takes the first minibatch's old log-probs from its own forward, since its old policy is the current one, and runs a no-grad pass over the other minibatches only (none at n_updates = 1); `recompute` runs the pass over the whole rollout batch (what verl does); `generation` uses the sampling log-probs (exact without top-k/top-p, at any temperature, but they come from the decode path, so they differ from the training forward by float summation order). LGPO needs none.",
       ),
     optimizer,
     schedule,
