@@ -56,7 +56,13 @@ describe("bench step", () => {
   it("runs the old-log-prob pass only where GRPO's variant needs it, on the sequences it needs", () => {
     const all = find("recompute", false);
     expect(all.sequences).toBe(8);
-    const nonzero = Math.round(8 * (1 - all.zero_adv_frac));
+    // Each repeat's share is measured on its own rollouts; the reported one is their mean.
+    expect(all.zero_adv_frac_per_repeat).toHaveLength(2);
+    expect(all.zero_adv_frac).toBeCloseTo(
+      (all.zero_adv_frac_per_repeat[0]! + all.zero_adv_frac_per_repeat[1]!) / 2,
+      12,
+    );
+    const nonzero = Math.round(8 * (1 - all.zero_adv_frac_per_repeat[0]!)); // the counts are the first repeat's
     expect(nonzero).toBeGreaterThan(0);
     // recompute scores every sequence (with skipping, the non-zero-advantage ones); skip_first
     // the second minibatch only (N_updates 2: one group of 4); sampling log-probs and LGPO none.

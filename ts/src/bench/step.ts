@@ -97,8 +97,10 @@ export interface StepResult {
   step_s: number;
   phases: StepPhases;
   spread: { step_s: Spread } & Record<keyof StepPhases, Spread>;
-  /** Share of sequences with zero advantage (skipped when `skip_zero_advantage`). */
+  /** Share of sequences with zero advantage (skipped when `skip_zero_advantage`), mean over the repeats. */
   zero_adv_frac: number;
+  /** The same share in each timed repeat (each repeat has its own rollouts). */
+  zero_adv_frac_per_repeat: number[];
   /** Sequences of the rollout batch, and those the old-log-prob pass scored (first repeat). */
   sequences: number;
   old_logprob_sequences: number;
@@ -322,6 +324,9 @@ function summarise(
     update_s: of((x) => x.phases.update_s),
   };
   const sequences = steps[0]!.sequences;
+  const zeroFracs = steps.map(
+    (x) => x.sequences.filter((q) => q.advantage === 0).length / Math.max(1, x.sequences.length),
+  );
   const result: StepResult = {
     shape,
     objective: cell.objective,
@@ -336,7 +341,8 @@ function summarise(
       update_s: s.update_s.median,
     },
     spread: s,
-    zero_adv_frac: sequences.filter((q) => q.advantage === 0).length / Math.max(1, sequences.length),
+    zero_adv_frac: zeroFracs.reduce((a, b) => a + b, 0) / zeroFracs.length,
+    zero_adv_frac_per_repeat: zeroFracs,
     sequences: sequences.length,
     old_logprob_sequences: steps[0]!.oldLogprobSequences,
     tokens: sequences.reduce((t, q) => t + q.promptIds.length + q.responseIds.length, 0),
