@@ -10,7 +10,7 @@
 #   2. correctness against the CPU on the golden fixtures, generation against scoring, the CUDA
 #      kernels against their compositions (check.json)
 #   3. speed at the full Qwen2.5-0.5B shape, bf16: a training step of 64 x 512 tokens (time,
-#      tokens/s, MFU), the LGPO / GRPO step ratio, generating 64 prompts x 8 samples x 512 new
+#      tokens/s, MFU), LGPO / GRPO step ratios (3 baselines, N_updates 1 and 4), generating 64 prompts x 8 samples x 512 new
 #      tokens (bench.json)
 #   4. the same training step and generation in PyTorch + transformers (peer.json)
 #   5. peak memory of a Qwen2.5-3B training step at 512 + 1024 tokens with and without activation

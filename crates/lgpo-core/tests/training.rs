@@ -264,3 +264,26 @@ fn forced_tokens_change_the_gate_statistic_of_a_training_step() {
     let err = policy.gradients(&Minibatch { forced_tokens: Some(short), ..minibatch(&data, None) }, &lgpo).unwrap_err();
     assert!(err.to_string().contains("minibatch.forced_tokens[3]"), "{err}");
 }
+
+#[test]
+fn skip_first_trains_a_rollout_as_a_recomputed_pass_does() {
+    let data = rollout(12, 9);
+    let grpo = Objective::from_config(&ObjectiveConfig::named("grpo")).unwrap();
+    let (mut a, mut b) = (policy(4, true), policy(4, true));
+    let full = a.train_rollout(&data, &grpo, 3, OldLogprobSource::Recompute).unwrap();
+    let skip = b.train_rollout(&data, &grpo, 3, OldLogprobSource::SkipFirst).unwrap();
+    // The same three updates: the first minibatch's old policy is the current one either way.
+    for (x, y) in full.updates.iter().zip(&skip.updates) {
+        assert!((x["loss"] - y["loss"]).abs() < 1e-6, "{x:?} vs {y:?}");
+    }
+    let (wa, wb) = (weights(&a), weights(&b));
+    let diff = wa.iter().flatten().zip(wb.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-5, "weights differ by {diff}");
+    assert!(skip.old_logprob_seconds > 0.0, "minibatches 2 and 3 are scored");
+    // At one update nothing is scored; objectives without old log-probs ignore the source.
+    let one = b.train_rollout(&data, &grpo, 1, OldLogprobSource::SkipFirst).unwrap();
+    assert_eq!(one.updates[0]["ratio_max"], 1.0);
+    assert_eq!(one.old_logprob_seconds, 0.0);
+    let err = b.old_logprobs(&data, &grpo, OldLogprobSource::SkipFirst).unwrap_err().to_string();
+    assert!(err.contains("use train_rollout"), "{err}");
+}

@@ -54,15 +54,12 @@ fn serialize_dtype<S: serde::Serializer>(dtype: &DType, s: S) -> std::result::Re
 
 #[derive(Debug, Serialize)]
 pub struct TrainReport {
-    /// Seconds of each timed LGPO step (one optimizer step over the whole batch).
+    /// Seconds of each timed LGPO step at N_updates 1 (one optimizer step over the whole batch).
     pub lgpo_step_seconds: Vec<f64>,
     pub lgpo_median_seconds: f64,
-    /// Seconds of each timed GRPO step, its old-log-prob pass included.
-    pub grpo_step_seconds: Vec<f64>,
-    pub grpo_median_seconds: f64,
-    pub grpo_old_logprob_median_seconds: f64,
-    /// LGPO step time / GRPO step time.
-    pub lgpo_over_grpo: f64,
+    /// LGPO against GRPO with each old-log-prob baseline, at N_updates 1 and 4, on the same
+    /// rollout, cells in alternating order each round (as the CPU `bench step`).
+    pub ratios: Vec<StepRatio>,
     /// Training tokens per second of the LGPO step (batch × (prompt + response) / time).
     pub tokens_per_second: f64,
     /// Model FLOPs of one step ([`train_step_flops`]) and the rate achieved.
@@ -74,6 +71,26 @@ pub struct TrainReport {
     /// Peak device memory during a step, bytes.
     pub peak_memory_bytes: u64,
 }
+
+/// LGPO's step time over GRPO's for one old-log-prob baseline at one N_updates (medians).
+#[derive(Debug, Serialize)]
+pub struct StepRatio {
+    pub n_updates: usize,
+    /// `recompute` (a pass over the whole batch), `skip_first` (the first minibatch on-policy;
+    /// the trainer's default) or `rollout_logprobs` (the sampling log-probs, no pass).
+    pub baseline: &'static str,
+    pub lgpo_median_seconds: f64,
+    pub grpo_median_seconds: f64,
+    pub grpo_old_logprob_median_seconds: f64,
+    pub lgpo_over_grpo: f64,
+}
+
+/// The GRPO baselines, with the old-log-prob source each uses.
+const BASELINES: [(&str, OldLogprobSource); 3] = [
+    ("recompute", OldLogprobSource::Recompute),
+    ("skip_first", OldLogprobSource::SkipFirst),
+    ("rollout_logprobs", OldLogprobSource::Generation),
+];
 
 #[derive(Debug, Serialize)]
 pub struct GenerationReport {
@@ -178,9 +195,12 @@ pub fn run(device: &Device, options: &BenchOptions) -> Result<BenchReport> {
     let mut policy = Policy::new(model, config)?;
     let train = train(device, &mut policy, options, &cfg, &info, matmul)?;
     eprintln!(
-        "lgpo-gpu bench: training step {:.3} s, {:.0} tokens/s, LGPO/GRPO {:.3}",
-        train.lgpo_median_seconds, train.tokens_per_second, train.lgpo_over_grpo
+        "lgpo-gpu bench: training step {:.3} s, {:.0} tokens/s",
+        train.lgpo_median_seconds, train.tokens_per_second
     );
+    for r in &train.ratios {
+        eprintln!("lgpo-gpu bench: N_updates {} LGPO / GRPO({}) {:.3}", r.n_updates, r.baseline, r.lgpo_over_grpo);
+    }
     let generation = (options.gen_prompts > 0).then(|| generation(device, policy.model(), options)).transpose()?;
     if let Some(g) = &generation {
         eprintln!(
@@ -211,34 +231,62 @@ fn train(
     // Advantages ±1: no sequence is skipped. The LGPO gate (τ = −0.15) passes every sequence of a
     // random model (mean log-prob ≈ −ln V), so both objectives backpropagate through all of them.
     let advantages = (0..options.batch).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
-    let rollout = Rollout { sequences, advantages, generation_logprobs: None, ref_logprobs: None };
+    // The sampling log-probs of baseline (c), standing in for generation's: the model's own scores.
+    let sampled = policy.score(&sequences, options.micro_batch)?.into_iter().map(|s| s.logprobs).collect();
+    let rollout = Rollout { sequences, advantages, generation_logprobs: Some(sampled), ref_logprobs: None };
     let lgpo = Objective::from_config(&ObjectiveConfig::named("lgpo"))?;
     let grpo = Objective::from_config(&ObjectiveConfig::named("grpo"))?;
-    let (mut lgpo_times, mut grpo_times, mut grpo_old) = (Vec::new(), Vec::new(), Vec::new());
     let mut peak = 0;
-    // Interleaved rounds, so drift of the machine's speed affects both alike; round 0 warms up.
-    for round in 0..=options.steps {
-        reset_peak_memory(device)?;
-        let (t_lgpo, _) = timed(device, || policy.train_rollout(&rollout, &lgpo, 1, OldLogprobSource::Recompute))?;
-        peak = peak.max(peak_memory(device)?);
-        let (t_grpo, report) = timed(device, || policy.train_rollout(&rollout, &grpo, 1, OldLogprobSource::Recompute))?;
-        eprintln!("lgpo-gpu bench: round {round}: lgpo {t_lgpo:.3} s, grpo {t_grpo:.3} s");
-        if round > 0 {
-            lgpo_times.push(t_lgpo);
-            grpo_times.push(t_grpo);
-            grpo_old.push(report.old_logprob_seconds);
+    let mut ratios = Vec::new();
+    let mut lgpo_one_update = Vec::new();
+    for n in [1, 4].into_iter().filter(|n| options.batch.is_multiple_of(*n)) {
+        // Cell 0 is LGPO, cells 1-3 GRPO with each baseline; per cell, step and old-pass seconds.
+        let mut times: Vec<Vec<(f64, f64)>> = vec![Vec::new(); 1 + BASELINES.len()];
+        // Round 0 warms up; every other round runs the cells in reverse, so that no cell always
+        // runs first or after the same one (machine drift and caches hit them alike).
+        for round in 0..=options.steps {
+            let mut order: Vec<usize> = (0..times.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for cell in order {
+                let (objective, source) =
+                    if cell == 0 { (&lgpo, OldLogprobSource::Recompute) } else { (&grpo, BASELINES[cell - 1].1) };
+                reset_peak_memory(device)?;
+                let (t, report) = timed(device, || policy.train_rollout(&rollout, objective, n, source))?;
+                if cell == 0 {
+                    peak = peak.max(peak_memory(device)?);
+                }
+                if round > 0 {
+                    times[cell].push((t, report.old_logprob_seconds));
+                }
+            }
+            eprintln!("lgpo-gpu bench: n_updates {n} round {round} done");
+        }
+        let step = |cell: usize| median(&times[cell].iter().map(|x| x.0).collect::<Vec<_>>());
+        let lgpo_median = step(0);
+        if n == 1 {
+            lgpo_one_update = times[0].iter().map(|x| x.0).collect();
+        }
+        for (i, (baseline, _)) in BASELINES.iter().enumerate() {
+            let grpo_median = step(i + 1);
+            ratios.push(StepRatio {
+                n_updates: n,
+                baseline,
+                lgpo_median_seconds: lgpo_median,
+                grpo_median_seconds: grpo_median,
+                grpo_old_logprob_median_seconds: median(&times[i + 1].iter().map(|x| x.1).collect::<Vec<_>>()),
+                lgpo_over_grpo: lgpo_median / grpo_median,
+            });
         }
     }
-    let (lgpo_median, grpo_median) = (median(&lgpo_times), median(&grpo_times));
+    let lgpo_median = median(&lgpo_one_update);
     let flops = train_step_flops(cfg, options.batch, options.prompt, options.response);
     let achieved = flops / lgpo_median;
     Ok(TrainReport {
-        lgpo_step_seconds: lgpo_times,
+        lgpo_step_seconds: lgpo_one_update,
         lgpo_median_seconds: lgpo_median,
-        grpo_step_seconds: grpo_times,
-        grpo_median_seconds: grpo_median,
-        grpo_old_logprob_median_seconds: median(&grpo_old),
-        lgpo_over_grpo: lgpo_median / grpo_median,
+        ratios,
         tokens_per_second: (options.batch * (options.prompt + options.response)) as f64 / lgpo_median,
         model_flops: flops,
         achieved_tflops: achieved / 1e12,

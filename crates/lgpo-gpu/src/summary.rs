@@ -42,6 +42,18 @@ fn num(v: &Option<Value>, path: &[&str]) -> Option<f64> {
     cur.as_f64()
 }
 
+/// LGPO / GRPO at `n` updates against `baseline`, from bench.json's `train.ratios`.
+fn step_ratio(bench: &Option<Value>, n: u64, baseline: &str) -> Option<f64> {
+    bench.as_ref()?.pointer("/train/ratios")?.as_array()?.iter().find_map(|r| {
+        let hit = r.get("n_updates")?.as_u64()? == n && r.get("baseline")?.as_str()? == baseline;
+        if hit {
+            r.get("lgpo_over_grpo")?.as_f64()
+        } else {
+            None
+        }
+    })
+}
+
 /// Reads `check.json`, `bench.json`, `peer.json` and `memory.json` from `dir` (whichever exist).
 pub fn summarize(dir: &Path) -> Result<Summary> {
     let (check, bench, peer, memory) =
@@ -71,7 +83,8 @@ pub fn summarize(dir: &Path) -> Result<Summary> {
             num(&bench, &["train", "peak_memory_bytes"]).map(gib),
             num(&peer, &["train", "peak_memory_bytes"]).map(gib),
         ),
-        ("LGPO / GRPO step time".to_string(), num(&bench, &["train", "lgpo_over_grpo"]), None),
+        ("LGPO / GRPO(skip_first) step time, N_updates 4".to_string(), step_ratio(&bench, 4, "skip_first"), None),
+        ("LGPO / GRPO(recompute) step time, N_updates 4".to_string(), step_ratio(&bench, 4, "recompute"), None),
         ("generation tokens/s".to_string(), ours_gen, peer_gen),
     ];
     let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);

@@ -71,10 +71,23 @@ fn benchmark_reports_consistent_numbers() {
     };
     let report = bench::run(&Device::Cpu, &options).unwrap();
     let train = &report.train;
-    assert_eq!((train.lgpo_step_seconds.len(), train.grpo_step_seconds.len()), (2, 2));
+    assert_eq!(train.lgpo_step_seconds.len(), 2);
     let tokens = train.tokens_per_second * train.lgpo_median_seconds;
     assert!((tokens - 64.0).abs() < 1e-6, "4 x 16 tokens per step, got {tokens}");
-    assert!(train.grpo_old_logprob_median_seconds > 0.0 && train.lgpo_over_grpo > 0.0);
+    // Every baseline at N_updates 1 and 4; which ones run an old-log-prob pass.
+    let cells: Vec<(usize, &str)> = train.ratios.iter().map(|r| (r.n_updates, r.baseline)).collect();
+    assert_eq!(
+        cells,
+        [1, 4]
+            .iter()
+            .flat_map(|&n| ["recompute", "skip_first", "rollout_logprobs"].map(|b| (n, b)))
+            .collect::<Vec<_>>()
+    );
+    for r in &train.ratios {
+        let passes = r.baseline == "recompute" || (r.baseline == "skip_first" && r.n_updates > 1);
+        assert_eq!(r.grpo_old_logprob_median_seconds > 0.0, passes, "{r:?}");
+        assert!(r.lgpo_over_grpo > 0.0);
+    }
     assert!(train.mfu_datasheet.is_none(), "the CPU has no data-sheet peak");
     let generation = report.generation.unwrap();
     assert_eq!((generation.rows, generation.new_tokens_per_row, generation.complete), (6, 4, true));

@@ -73,6 +73,10 @@ pub enum OldLogprobSource {
     /// [`TrainConfig::logprob_temperature`] the sampling temperature, and identical numerics in
     /// generation and training).
     Generation,
+    /// [`Policy::train_rollout`] only: the first minibatch's old policy is the current one, so it
+    /// takes its own forward (ratios exactly 1) and the no-grad pass scores the other minibatches
+    /// (none at one update). Exact, and the cheapest exact pass.
+    SkipFirst,
 }
 
 /// What the objective decided for one sequence of a minibatch; `None` fields when the sequence
@@ -110,7 +114,7 @@ pub struct StepOutcome {
 pub struct RolloutReport {
     /// One entry per minibatch update.
     pub updates: Vec<Metrics>,
-    /// Seconds spent computing old log-probs (0 when the objective needs none).
+    /// Seconds of the old-log-prob pass (0 when none ran: LGPO, sampling log-probs, skip_first at one update).
     pub old_logprob_seconds: f64,
     /// Seconds spent in the updates.
     pub update_seconds: f64,
@@ -188,6 +192,9 @@ impl Policy {
                     "old log-probs from generation were asked for, but the rollout has no generation_logprobs"
                 ),
             },
+            OldLogprobSource::SkipFirst => {
+                bail_input!("old log-probs `skip_first` depend on the minibatch split: use train_rollout")
+            }
         }
     }
 
@@ -320,9 +327,23 @@ impl Policy {
         if rollout.advantages.len() != n {
             bail_input!("rollout.advantages has {} values for {n} sequences", rollout.advantages.len());
         }
+        let size = n / updates;
         let start = Instant::now();
-        let old = self.old_logprobs(rollout, objective, source)?;
-        let old_logprob_seconds = if old.is_some() { start.elapsed().as_secs_f64() } else { 0.0 };
+        let skip_first = source == OldLogprobSource::SkipFirst && objective.needs_old_logprobs();
+        let old = if skip_first {
+            // Rows of the first minibatch stay empty: it takes its own forward instead.
+            let rest = if size < n {
+                self.score(&rollout.sequences[size..], self.config.micro_batch_size)?
+            } else {
+                Vec::new()
+            };
+            Some(vec![Vec::new(); size].into_iter().chain(rest.into_iter().map(|s| s.logprobs)).collect())
+        } else {
+            self.old_logprobs(rollout, objective, source)?
+        };
+        // No pass ran for sampling log-probs, nor when skipping the only minibatch.
+        let passed = old.is_some() && source != OldLogprobSource::Generation && !(skip_first && size == n);
+        let old_logprob_seconds = if passed { start.elapsed().as_secs_f64() } else { 0.0 };
         let all = Minibatch {
             sequences: rollout.sequences.clone(),
             advantages: rollout.advantages.clone(),
@@ -331,12 +352,16 @@ impl Policy {
             old_is_current: false,
             forced_tokens: None,
         };
-        let size = n / updates;
         let start = Instant::now();
         let mut reports = Vec::with_capacity(updates);
         for u in 0..updates {
             let indices: Vec<usize> = (u * size..(u + 1) * size).collect();
-            reports.push(self.train_minibatch(&all.select(&indices), objective)?);
+            let mut minibatch = all.select(&indices);
+            if skip_first && u == 0 {
+                minibatch.old_logprobs = None;
+                minibatch.old_is_current = true;
+            }
+            reports.push(self.train_minibatch(&minibatch, objective)?);
         }
         Ok(RolloutReport { updates: reports, old_logprob_seconds, update_seconds: start.elapsed().as_secs_f64() })
     }
