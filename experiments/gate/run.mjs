@@ -36,6 +36,7 @@ for (const seed of plan.seeds) {
   for (const [base, model] of Object.entries(plan.bases)) {
     for (const [arm, gate] of Object.entries(plan.arms)) {
       if (args.only && args.only !== `${base}/${arm}`) continue;
+      if (seed !== plan.seeds[0] && (plan.seed_0_only ?? []).includes(arm)) continue;
       const dir = join(resolve(args.out), base, arm, `seed-${seed}`);
       const state = status(dir);
       if (state === "done") continue;
