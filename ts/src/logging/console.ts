@@ -26,7 +26,8 @@ export function stepLine(m: Record<string, unknown>, total: number | undefined):
   }
   return (
     `step ${m.step}${of}  reward ${fmt(m["reward/mean"])}  success ${fmt(m["reward/success_frac"])}  ` +
-    `gated ${fmt(m["gate/gated_frac"])}  len ${fmt(m["response_length/mean"], 1)}  ` +
+    `gated ${fmt(m["gate/gated_frac"])}${typeof m["gate/tau"] === "number" ? ` (tau ${fmt(m["gate/tau"])})` : ""}  ` +
+    `len ${fmt(m["response_length/mean"], 1)}  ` +
     `${fmt(m["time/step_s"], 1)}s (gen ${fmt(m["time/generate_s"], 1)}, reward ${fmt(m["time/reward_s"], 1)}, ` +
     `old ${fmt(m["time/old_logprob_s"], 1)}, update ${fmt(m["time/update_s"], 1)})`
   );
