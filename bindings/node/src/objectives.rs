@@ -76,6 +76,8 @@ pub struct ObjectiveRequirements {
     pub skips_zero_advantage: bool,
     /// Loss aggregation in use.
     pub aggregation: String,
+    /// LGPO's likelihood gate (the `lgpo*` objectives): the trainer chooses its τ each step.
+    pub uses_gate: bool,
 }
 
 /// Builds the objective of `config` (failing like a training step would, naming the bad field)
@@ -95,6 +97,7 @@ pub fn objective_requirements(config: serde_json::Value) -> Result<ObjectiveRequ
             needs_ref_logprobs: objective.needs_ref_logprobs(),
             skips_zero_advantage: objective.allows_skipping_zero_advantage(),
             aggregation,
+            uses_gate: objective.has_likelihood_gate(),
         })
     })
 }

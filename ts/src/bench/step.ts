@@ -20,7 +20,7 @@ import { resolveConfig } from "../config/load.js";
 import type { TrainConfig } from "../config/schema.js";
 import { native } from "../sdk/native.js";
 import { GateThreshold, type GateSettings } from "../sdk/gate_threshold.js";
-import { coreObjective, GATED_OBJECTIVES, objectiveRequirements, type ObjectiveConfig } from "../sdk/objectives.js";
+import { coreObjective, objectiveRequirements, type ObjectiveConfig } from "../sdk/objectives.js";
 import { Policy } from "../sdk/policy.js";
 import { loadOptions } from "../trainer/session.js";
 import { stepGate } from "../trainer/step_gate.js";
@@ -281,8 +281,9 @@ async function timedStep(
   const batch = await rollout(policy);
   const objective = config.objective as ObjectiveConfig;
   const requirements = objectiveRequirements(objective);
-  // The trainer's gate, timed with the step: τ from the sampler's log-probs (no extra pass).
-  const gate = GATED_OBJECTIVES.includes(objective.name)
+  // The trainer's gate, timed with the step: τ from the sampler's log-probs (no extra pass). Each
+  // bench step starts a fresh run, so a `target` controller is at its starting τ.
+  const gate = requirements.usesGate
     ? stepGate(new GateThreshold(objective.gate), config.data.task, policy.tokenizer, batch.sequences)
     : undefined;
   const update = await updatePolicy(

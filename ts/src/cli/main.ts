@@ -21,6 +21,11 @@ import { trainCommand } from "./train.js";
 const MODEL_HELP = "checkpoint directory, or Hugging Face id org/name[@revision] (from the hub cache, else downloaded)";
 const revision = () => new Option("--revision <rev>", "branch, tag or commit of a Hugging Face id (default: main)");
 const offline = () => new Option("--offline", "never touch the network: use the hub cache only (as HF_HUB_OFFLINE=1)");
+const force = () =>
+  new Option(
+    "--force",
+    "with --resume: continue even if --set changes keys other than trainer.steps/epochs, eval, logging, checkpoint",
+  ).default(false);
 
 const device = () => new Option("--device <device>", "compute device").choices(["cpu", "cuda"]).default("cpu");
 const dtype = () =>
@@ -96,11 +101,7 @@ export function program(): Command {
     .option("--set <key=value>", "override a config key, e.g. --set trainer.steps=10 (repeatable)", collect, [])
     .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
-    .option(
-      "--force",
-      "with --resume: continue even if --set changes keys other than trainer.steps/epochs, eval, logging, checkpoint",
-      false,
-    )
+    .addOption(force())
     .option("--dry-run", "print the resolved config as YAML and exit", false)
     .addOption(offline())
     .addHelpText("after", configHelpText())
@@ -116,11 +117,7 @@ export function program(): Command {
     .option("--set <key=value>", "override a config key (repeatable)", collect, [])
     .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
-    .option(
-      "--force",
-      "with --resume: continue even if --set changes keys other than trainer.steps/epochs, eval, logging, checkpoint",
-      false,
-    )
+    .addOption(force())
     .option("--dry-run", "print the resolved config as YAML and exit", false)
     .addOption(offline())
     .action((o) => trainCommand(o, "sft"));

@@ -22,14 +22,6 @@ export const OBJECTIVE_NAMES = [
 
 export type ObjectiveName = (typeof OBJECTIVE_NAMES)[number];
 
-/** The objectives with LGPO's likelihood gate (the ones a `gate` section applies to). */
-export const GATED_OBJECTIVES: readonly ObjectiveName[] = [
-  "lgpo",
-  "lgpo_random_gate",
-  "lgpo_positive_only",
-  "lgpo_stochastic",
-];
-
 /** How per-token losses become one scalar (verl's `agg_loss` modes). */
 export type Aggregation = "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum" | "sum";
 
@@ -107,6 +99,8 @@ export interface ObjectiveRequirements {
   skipsZeroAdvantage: boolean;
   /** The loss aggregation in use (the objective's default when the config sets none). */
   aggregation: Aggregation;
+  /** LGPO's likelihood gate (the `lgpo*` objectives): a `gate` section applies and τ is chosen per step. */
+  usesGate: boolean;
 }
 
 /** Builds `config`'s objective in the core (throwing, with the bad field named, if it is invalid) and says what it needs. */

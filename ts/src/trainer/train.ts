@@ -14,7 +14,6 @@ import type { RewardFunction } from "../rewards/types.js";
 import { GateThreshold } from "../sdk/gate_threshold.js";
 import {
   coreObjective,
-  GATED_OBJECTIVES,
   type ObjectiveConfig,
   type ObjectiveRequirements,
   objectiveRequirements,
@@ -92,9 +91,7 @@ async function startRun(config: TrainConfig, options: TrainOptions): Promise<{ r
       template,
       stream: new PromptStream(source!, session.state.cursor),
       initial,
-      gate: GATED_OBJECTIVES.includes(c.objective.name)
-        ? new GateThreshold(c.objective.gate, { tau: session.state.gateTau })
-        : undefined,
+      gate: requirements.usesGate ? new GateThreshold(c.objective.gate, { tau: session.state.gateTau }) : undefined,
     };
     return { run, steps };
   } catch (e) {

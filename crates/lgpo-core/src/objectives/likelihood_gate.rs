@@ -116,6 +116,10 @@ impl PolicyObjective for LikelihoodGate {
         self.rule == GateRule::Random
     }
 
+    fn has_likelihood_gate(&self) -> bool {
+        true
+    }
+
     fn token_loss(&self, inputs: &ObjectiveInputs) -> Result<TokenLoss> {
         let gated = self.gated(inputs)?;
         let keep: Vec<f32> = gated.iter().map(|&g| if g { 0.0 } else { 1.0 }).collect();

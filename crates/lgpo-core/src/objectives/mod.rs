@@ -76,6 +76,10 @@ pub trait PolicyObjective: Send + Sync {
     fn needs_every_sequence(&self) -> bool {
         false
     }
+    /// Whether it drops sequences by LGPO's likelihood gate (the `gate` section and its τ apply).
+    fn has_likelihood_gate(&self) -> bool {
+        false
+    }
     /// Aggregation used when the config sets none.
     fn default_aggregation(&self) -> Aggregation {
         Aggregation::TokenMean
@@ -157,6 +161,11 @@ impl Objective {
     /// Whether old-policy log-probs must be computed before the updates.
     pub fn needs_old_logprobs(&self) -> bool {
         self.inner.needs_old_logprobs()
+    }
+
+    /// Whether the objective has LGPO's likelihood gate (the trainer chooses its τ each step).
+    pub fn has_likelihood_gate(&self) -> bool {
+        self.inner.has_likelihood_gate()
     }
 
     /// Whether reference-policy log-probs are needed (KL penalty on).
