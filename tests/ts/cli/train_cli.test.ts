@@ -1,7 +1,8 @@
 /**
  * `lgpo-run train` and `lgpo-run eval` in a child process: the issue's minimal config with lgpo and
  * grpo, --dry-run and config errors (exit 2), SIGINT and resume, a second signal, and kill -9 in
- * the middle of a checkpoint write.
+ * the middle of a checkpoint write (on every path: schedule + eval, shuffled epochs, GRPO recompute,
+ * random gate, DAPO dynamic sampling, SFT).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -171,6 +172,95 @@ describe("lgpo-run train", () => {
     // TensorBoard was cut back to the checkpoint as metrics.jsonl was: steps 3 and 4, logged
     // before the crash, appear once, across the two event files.
     expect(scalarSteps(dir)).toEqual(scalarSteps(whole));
+  });
+});
+
+describe("lgpo-run train resumes exactly after kill -9 on every path", () => {
+  // The in-process stop (SIGINT/SIGTERM's path) is tested per path in train/resume_paths.test.ts;
+  // here the process dies in the middle of the step-4 checkpoint and resumes from step 2.
+  const tasks = () => {
+    const path = join(tmp, "three-tasks.jsonl");
+    writeFileSync(path, '{"target":7,"nums":[3,4]}\n{"target":6,"nums":[2,3]}\n{"target":9,"nums":[3,3]}\n');
+    return path;
+  };
+  const paths: [string, string, () => Record<string, unknown>][] = [
+    [
+      "cosine schedule and evals",
+      "lgpo",
+      () => ({
+        trainer: { steps: 6, n_updates: 2, schedule: { kind: "cosine", warmup_steps: 1 } },
+        eval: { every: 2, benchmarks: [{ name: "cd", task: "countdown", limit: 2, samples: 2 }] },
+      }),
+    ],
+    [
+      "a shuffled dataset across epochs",
+      "lgpo",
+      () => ({ data: { task: "countdown", dataset: tasks(), shuffle: true } }),
+    ],
+    [
+      "GRPO, recomputed old log-probs",
+      "grpo",
+      () => ({ trainer: { steps: 6, n_updates: 2, old_logprobs: "recompute" } }),
+    ],
+    ["the random gate", "lgpo_random_gate", () => ({})],
+    [
+      "DAPO's dynamic sampling",
+      "dapo",
+      () => ({
+        rollout: { prompts_per_step: 2, group_size: 4, max_new_tokens: 16, dynamic_sampling: { enabled: true } },
+      }),
+    ],
+  ];
+  for (const [label, objective, extra] of paths) {
+    it(label, () => {
+      const config = yamlConfig(`kill-${objective}-${label.length}.yaml`, objective, {
+        trainer: { steps: 6, n_updates: 2 },
+        checkpoint: { every: 2 },
+        ...extra(),
+      });
+      const whole = join(tmp, `kill-${label.length}-whole`);
+      const w = run(["train", "--config", config, "--run-dir", whole]);
+      expect(w.code, w.stderr).toBe(0);
+      const dir = join(tmp, `kill-${label.length}`);
+      const crashed = run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+      expect(crashed.signal).toBe("SIGKILL");
+      const resumed = run(["train", "--resume", dir]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/from .*step-2 \(step 2\)/);
+      expect(untimed(dir)).toEqual(untimed(whole));
+      expect(untimed(whole).filter((l) => "loss" in l)).toHaveLength(6);
+    });
+  }
+
+  it("SFT", () => {
+    const pairs = join(tmp, "kill-pairs.jsonl");
+    writeFileSync(
+      pairs,
+      ["2+3=|5", "7+1=|8", "4+4=|8", "9-2=|7", "1+1=|2"]
+        .map((p) => JSON.stringify({ prompt: p.split("|")[0], response: p.split("|")[1] }))
+        .join("\n"),
+    );
+    const config = join(tmp, "kill-sft.yaml");
+    writeFileSync(
+      config,
+      YAML.stringify({
+        model: { path: model },
+        data: { task: "countdown", shuffle: true },
+        sft: { dataset: pairs, batch_size: 2 },
+        trainer: { steps: 6, optimizer: { lr: 0.01 } },
+        checkpoint: { every: 2 },
+      }),
+    );
+    const whole = join(tmp, "kill-sft-whole");
+    expect(run(["sft", "--config", config, "--run-dir", whole]).code).toBe(0);
+    const dir = join(tmp, "kill-sft");
+    const crashed = run(["sft", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+    expect(crashed.signal).toBe("SIGKILL");
+    const resumed = run(["sft", "--resume", dir]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const losses = untimed(whole).filter((l) => "loss" in l);
+    expect(new Set(losses.map((l) => l.loss)).size).toBe(6);
+    expect(untimed(dir)).toEqual(untimed(whole));
   });
 });
 
