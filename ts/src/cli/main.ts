@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { VERSION } from "../version.js";
 import { dashboard } from "./dashboard.js";
 import { registerBench } from "./bench.js";
+import { registerSweep } from "./sweep.js";
 import { exitCodeOf, oneLine } from "./errors.js";
 import { download } from "./download.js";
 import { generate } from "./generate.js";
@@ -187,6 +188,7 @@ export function program(): Command {
     .action((dirs: string[], o) => dashboard(dirs, o));
 
   registerBench(cli);
+  registerSweep(cli);
 
   return cli;
 }

@@ -1,0 +1,176 @@
+/**
+ * `lgpo-run sweep`: plan checks name the field; runs go seed-major into <out>/<arm>/seed-<n>; a
+ * second call skips finished runs; a run killed mid-checkpoint fails the sweep and the next call
+ * resumes it to the uninterrupted metrics; results are copied; `--quick` starts every arm of every
+ * reproduction plan in experiments/paper (the CI check that each arm's config runs).
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { ConfigError } from "../../../ts/src/config/load.js";
+import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
+import { planRuns, readPlan, runArgs } from "../../../ts/src/sweep/index.js";
+import { runCli } from "../cli_runner.js";
+import { REPO_ROOT } from "../data_files.js";
+import { tinyByteModel } from "../train/tiny_model.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "lgpo-sweep-"));
+let planFile: string;
+beforeAll(async () => {
+  const model = await tinyByteModel(join(tmp, "model"), { hidden: 32, layers: 1 });
+  writeFileSync(
+    join(tmp, "parity.mjs"),
+    "export default ({ response }) => (response.length ? response.charCodeAt(0) % 2 : 0);\n",
+  );
+  const base = {
+    model: { path: model },
+    data: { task: "countdown" },
+    rollout: { prompts_per_step: 2, group_size: 4, max_new_tokens: 8 },
+    trainer: { steps: 4, n_updates: 2 },
+    reward: { function: "./parity.mjs" },
+    checkpoint: { every: 2 },
+    logging: { progress: "none" },
+  };
+  writeFileSync(join(tmp, "lgpo.yaml"), YAML.stringify({ ...base, objective: { name: "lgpo", gate: { tau: -5.5 } } }));
+  writeFileSync(join(tmp, "grpo.yaml"), YAML.stringify({ ...base, objective: { name: "grpo" } }));
+  planFile = join(tmp, "plan.yaml");
+  writeFileSync(
+    planFile,
+    YAML.stringify({
+      name: "t",
+      out: "./runs",
+      results: "./results",
+      seeds: [0, 1],
+      set: ["trainer.optimizer.lr=0.01"],
+      arms: { lgpo: "lgpo.yaml", grpo: { config: "grpo.yaml", set: ["trainer.n_updates=1"], seeds: [1] } },
+    }),
+  );
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const sweep = (args: string[], env: Record<string, string> = {}) =>
+  runCli(["sweep", ...args], { timeoutMs: 600_000, env, cwd: tmp });
+const untimed = (dir: string) =>
+  readJsonlObjects(join(dir, "metrics.jsonl")).map((l) =>
+    Object.fromEntries(Object.entries(l).filter(([k]) => k !== "time" && !k.startsWith("time/"))),
+  );
+
+describe("sweep plans", () => {
+  it("resolve paths against the plan file and order runs seed-major", () => {
+    const plan = readPlan(planFile);
+    expect(plan.out).toBe(join(tmp, "runs"));
+    expect(plan.arms.map((a) => [a.name, a.config, a.set, a.seeds])).toEqual([
+      ["lgpo", join(tmp, "lgpo.yaml"), ["trainer.optimizer.lr=0.01"], [0, 1]],
+      ["grpo", join(tmp, "grpo.yaml"), ["trainer.optimizer.lr=0.01", "trainer.n_updates=1"], [1]],
+    ]);
+    const runs = planRuns(plan);
+    expect(runs.map((r) => `${r.arm.name}/${r.seed}`)).toEqual(["lgpo/0", "lgpo/1", "grpo/1"]);
+    expect(runArgs(runs[2]!)).toEqual([
+      "train",
+      "--config",
+      join(tmp, "grpo.yaml"),
+      ...["--set", "trainer.optimizer.lr=0.01", "--set", "trainer.n_updates=1", "--set", "seed=1"],
+      ...["--run-dir", join(tmp, "runs/grpo/seed-1")],
+    ]);
+    expect(planRuns(plan, { quick: true }).map((r) => r.dir)).toEqual([
+      join(tmp, "runs-quick/lgpo/seed-0"),
+      join(tmp, "runs-quick/grpo/seed-1"),
+    ]);
+    expect(() => planRuns(plan, { only: ["gspo"] })).toThrow(/--only: no arm named gspo .*arms: lgpo, grpo/);
+  });
+
+  it("name every bad field", () => {
+    const bad = join(tmp, "bad.yaml");
+    for (const [doc, message] of [
+      [{ name: "x", arms: { a: "a.yaml" }, speed: 2 }, /Unrecognized key.*speed/],
+      [{ name: "x y", arms: { a: "a.yaml" } }, /`name` must be letters/],
+      [{ name: "x", seeds: [-1], arms: { a: "a.yaml" } }, /`seeds.0`/],
+      [{ name: "x", arms: { a: { config: "a.yaml", set: ["lr"] } } }, /`arms.a.set.0` must be key.path=value/],
+      [{ name: "x", arms: {} }, /`arms` is empty/],
+    ] as const) {
+      writeFileSync(bad, YAML.stringify(doc));
+      expect(() => readPlan(bad)).toThrow(ConfigError);
+      expect(() => readPlan(bad)).toThrow(message);
+    }
+  });
+});
+
+describe("lgpo-run sweep", () => {
+  it("runs, skips what is done, and resumes a run killed mid-checkpoint to the uninterrupted metrics", () => {
+    // The first run (lgpo seed 0) dies writing its step-4 checkpoint: the sweep stops there, failed.
+    const killed = sweep([planFile], { LGPO_FAULT: "checkpoint-write@4" });
+    expect(killed.code).toBe(1);
+    expect(killed.stderr).toMatch(/lgpo seed 0 failed \(exit SIGKILL\)/);
+    const list = sweep([planFile, "--list"]);
+    expect(list.stdout.split("\n").map((l) => l.split("\t").slice(0, 3).join(" "))).toEqual([
+      "resume lgpo 0",
+      "new lgpo 1",
+      "new grpo 1",
+      "",
+    ]);
+    const done = sweep([planFile]);
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toEqual({ status: "completed", ran: 3, skipped: 0 });
+    const again = sweep([planFile]);
+    expect(JSON.parse(again.stdout)).toEqual({ status: "completed", ran: 0, skipped: 3 });
+    // The resumed run equals one run without interruption.
+    const whole = runCli(
+      [
+        "train",
+        "--config",
+        join(tmp, "lgpo.yaml"),
+        "--set",
+        "trainer.optimizer.lr=0.01",
+        "--set",
+        "seed=0",
+        "--run-dir",
+        join(tmp, "whole"),
+      ],
+      { timeoutMs: 120_000, cwd: tmp },
+    );
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(untimed(join(tmp, "runs/lgpo/seed-0"))).toEqual(untimed(join(tmp, "whole")));
+    // Seeds differ, and the grpo arm took its own settings.
+    expect(untimed(join(tmp, "runs/lgpo/seed-1"))).not.toEqual(untimed(join(tmp, "runs/lgpo/seed-0")));
+    const grpo = YAML.parse(readFileSync(join(tmp, "runs/grpo/seed-1/config.yaml"), "utf8"));
+    expect([grpo.seed, grpo.trainer.n_updates, grpo.trainer.optimizer.lr, grpo.objective.name]).toEqual([
+      1,
+      1,
+      0.01,
+      "grpo",
+    ]);
+    for (const run of ["lgpo/seed-0", "lgpo/seed-1", "grpo/seed-1"]) {
+      expect(readdirSync(join(tmp, "results", run)).sort()).toEqual(["config.yaml", "metrics.jsonl", "summary.json"]);
+      expect(readFileSync(join(tmp, "results", run, "metrics.jsonl"), "utf8")).toBe(
+        readFileSync(join(tmp, "runs", run, "metrics.jsonl"), "utf8"),
+      );
+    }
+  });
+});
+
+describe("the reproduction plans (experiments/paper)", () => {
+  it("start every arm (--quick: 2 steps, first seed, no eval)", () => {
+    const plans = readdirSync(join(REPO_ROOT, "experiments/paper")).filter((f) => f.endsWith(".yaml"));
+    expect(plans.length).toBeGreaterThanOrEqual(5);
+    const out = join(tmp, "paper");
+    for (const plan of plans) {
+      const r = sweep([join(REPO_ROOT, "experiments/paper", plan), "--quick", "--out", out]);
+      expect(r.code, `${plan}: ${r.stderr.slice(-2000)}`).toBe(0);
+    }
+    for (const arm of readdirSync(`${out}-quick`)) {
+      const lines = readJsonlObjects(join(`${out}-quick`, arm, "seed-0/metrics.jsonl")).filter((l) => "loss" in l);
+      expect(
+        lines.map((l) => l.step),
+        arm,
+      ).toEqual([1, 2]);
+      expect(
+        lines.every((l) => Number.isFinite(l.loss as number)),
+        arm,
+      ).toBe(true);
+    }
+    expect(existsSync(join(REPO_ROOT, "runs/paper-quick"))).toBe(false);
+  }, 900_000);
+});

@@ -1,0 +1,150 @@
+/**
+ * Runs a sweep plan's runs one after another, seed-major (every arm at the first seed before any
+ * at the second, so a sweep cut short still compares arms), each as a child `lgpo-run train`. A
+ * finished run (summary.json "completed") is skipped, one with a checkpoint is resumed, one without
+ * is started over: a sweep stopped at any point continues where it was when run again.
+ */
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { SweepArm, SweepPlan } from "./plan.js";
+
+/** Where a run stands: finished, resumable from a checkpoint, or to be started. */
+export type RunStatus = "done" | "resume" | "new";
+
+/** One (arm, seed) of a plan. */
+export interface SweepRun {
+  arm: SweepArm;
+  seed: number;
+  dir: string;
+  status: RunStatus;
+}
+
+/** Options of `runSweep`. */
+export interface SweepOptions {
+  /** Every arm at its first seed for 2 steps, no eval, into `<out>-quick` (a check that each arm starts). */
+  quick?: boolean;
+  /** Run directories' root instead of the plan's `out` (quick runs add `-quick` to it too). */
+  out?: string;
+  /** Arm names to run (default: all). */
+  only?: string[];
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  /** Where the child's stderr goes (default: inherited). */
+  childStderr?: "inherit" | "ignore";
+}
+
+/** What a sweep did. */
+export interface SweepSummary {
+  status: "completed" | "stopped" | "failed";
+  ran: number;
+  skipped: number;
+  failed?: { arm: string; seed: number; exit: number | string };
+}
+
+const CLI = fileURLToPath(new URL("../../bin/lgpo-run.js", import.meta.url));
+const QUICK_SETS = ["trainer.steps=2", "eval.benchmarks=[]", "checkpoint.every=0", "trainer.kl_to_initial_every=1"];
+/** A run's small outputs: what `results` keeps of it. */
+export const RESULT_FILES = ["metrics.jsonl", "summary.json", "config.yaml"] as const;
+
+/** The status of the run directory `dir`. */
+export function runStatus(dir: string): RunStatus {
+  const summary = join(dir, "summary.json");
+  if (existsSync(summary)) {
+    try {
+      if (JSON.parse(readFileSync(summary, "utf8")).status === "completed") return "done";
+    } catch {
+      // A torn summary: the checkpoint decides.
+    }
+  }
+  return existsSync(join(dir, "checkpoints", "latest")) ? "resume" : "new";
+}
+
+/** The plan's runs in the order they run, with their status. */
+export function planRuns(plan: SweepPlan, options: Pick<SweepOptions, "quick" | "only" | "out"> = {}): SweepRun[] {
+  const unknown = (options.only ?? []).filter((n) => !plan.arms.some((a) => a.name === n));
+  if (unknown.length) {
+    throw new TypeError(
+      `--only: no arm named ${unknown.join(", ")} in ${plan.file} (arms: ${plan.arms.map((a) => a.name).join(", ")})`,
+    );
+  }
+  const arms = plan.arms
+    .filter((a) => !options.only?.length || options.only.includes(a.name))
+    .map((a) => (options.quick ? { ...a, seeds: a.seeds.slice(0, 1) } : a)); // quick: one seed per arm
+  const root = options.out ?? plan.out;
+  const out = options.quick ? `${root}-quick` : root;
+  const allSeeds = [...new Set(arms.flatMap((a) => a.seeds))].sort((a, b) => a - b);
+  return allSeeds.flatMap((seed) =>
+    arms
+      .filter((a) => a.seeds.includes(seed))
+      .map((arm) => {
+        const dir = join(out, arm.name, `seed-${seed}`);
+        return { arm, seed, dir, status: runStatus(dir) };
+      }),
+  );
+}
+
+/** The `lgpo-run` arguments of a run. */
+export function runArgs(run: SweepRun, quick = false): string[] {
+  if (run.status === "resume") return ["train", "--resume", run.dir];
+  const sets = [...run.arm.set, ...(quick ? QUICK_SETS : []), `seed=${run.seed}`];
+  return ["train", "--config", run.arm.config, ...sets.flatMap((s) => ["--set", s]), "--run-dir", run.dir];
+}
+
+/** Copies a finished run's small outputs to `<results>/<arm>/seed-<n>/`. */
+export function copyResults(run: SweepRun, results: string): void {
+  const dest = join(results, run.arm.name, `seed-${run.seed}`);
+  mkdirSync(dest, { recursive: true });
+  for (const f of RESULT_FILES) copyFileSync(join(run.dir, f), join(dest, f));
+}
+
+function child(args: string[], stderr: "inherit" | "ignore"): Promise<number | string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", stderr] });
+    p.on("error", reject);
+    p.on("exit", (code, signal) => resolve(code ?? signal ?? 1));
+  });
+}
+
+/** Runs every run of `plan` that is not finished; stops at the first failure or interruption. */
+export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Promise<SweepSummary> {
+  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const runs = planRuns(plan, options);
+  let ran = 0;
+  let skipped = 0;
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true; // the child, in the same process group, gets the signal and checkpoints
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  try {
+    for (const [i, run] of runs.entries()) {
+      const label = `${run.arm.name} seed ${run.seed}`;
+      if (run.status !== "done") {
+        if (run.status === "new") rmSync(run.dir, { recursive: true, force: true });
+        log(`sweep ${plan.name} [${i + 1}/${runs.length}]: ${label} (${run.status === "new" ? "start" : "resume"})`);
+        const exit = await child(runArgs(run, options.quick), options.childStderr ?? "inherit");
+        if (interrupted || exit === 130 || exit === "SIGINT" || exit === "SIGTERM") {
+          log(`sweep ${plan.name}: stopped during ${label}; run it again to continue`);
+          return { status: "stopped", ran, skipped };
+        }
+        if (exit !== 0) {
+          log(`sweep ${plan.name}: ${label} failed (exit ${exit}); its directory: ${run.dir}`);
+          return { status: "failed", ran, skipped, failed: { arm: run.arm.name, seed: run.seed, exit } };
+        }
+        if (runStatus(run.dir) !== "done") {
+          log(`sweep ${plan.name}: ${label} stopped before its last step; run the sweep again to continue`);
+          return { status: "stopped", ran, skipped };
+        }
+        ran++;
+      } else skipped++;
+      if (plan.results && !options.quick) copyResults(run, plan.results);
+    }
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
+  log(`sweep ${plan.name}: ${runs.length} runs finished (${ran} run now, ${skipped} already done)`);
+  return { status: "completed", ran, skipped };
+}
