@@ -2,7 +2,14 @@
 import { describe, expect, it } from "vitest";
 
 import { CHART_CATALOG, HIDDEN_KEYS } from "../../../ts/src/report/catalog.js";
-import { chartModel, drawUnits, layoutCharts, mergeSorted } from "../../../ts/src/report/client/chart_data.js";
+import {
+  chartModel,
+  constantValue,
+  drawUnits,
+  layoutCharts,
+  mergeSorted,
+  smoothEma,
+} from "../../../ts/src/report/client/chart_data.js";
 import { RunSeries } from "../../../ts/src/report/client/run_series.js";
 import { chartSvg, decimate, niceTicks } from "../../../ts/src/report/client/svg_export.js";
 import { mulberry32 } from "../../../ts/src/util/random.js";
@@ -98,6 +105,64 @@ describe("chartModel", () => {
 
   it("merges sorted step lists without repeats", () => {
     expect(mergeSorted([[1, 3, 5], [2, 3, 6], [], [0]])).toEqual([0, 1, 2, 3, 5, 6]);
+  });
+});
+
+describe("smoothing and constant charts", () => {
+  it("smooths as TensorBoard's debiased EMA, per run before the seeds are averaged", () => {
+    // The recursion written out by hand: e_n = w e_(n-1) + (1 - w) y_n, shown as e_n / (1 - w^n).
+    const ys = [4, 0, 8];
+    const w = 0.5;
+    const e1 = (1 - w) * 4;
+    const e2 = e1 * w + (1 - w) * 0;
+    const e3 = e2 * w + (1 - w) * 8;
+    expect(smoothEma(ys, w)).toEqual([e1 / (1 - w), e2 / (1 - w ** 2), e3 / (1 - w ** 3)]);
+    expect(smoothEma(ys, 0)).toEqual(ys);
+    const runs = [
+      series("k", [
+        [1, 4],
+        [2, 0],
+        [3, 8],
+      ]),
+      series("k", [
+        [1, 0],
+        [2, 0],
+        [3, 0],
+      ]),
+    ];
+    const model = chartModel("k", drawUnits([{ label: "g", runs: [0, 1] }], ["a", "b"], true), runs, "step", w);
+    const mean = model.series.find((s) => s.role === "line")!.values;
+    expect(mean).toEqual(smoothEma(ys, w).map((v) => v / 2));
+    expect(model.series.find((s) => s.role === "max")!.values).toEqual(smoothEma(ys, w));
+  });
+
+  it("says when every drawn value is one constant, and writes it into the SVG", () => {
+    const flat = [
+      series("clip", [
+        [1, 0],
+        [2, 0],
+      ]),
+      series("clip", [
+        [1, 0],
+        [3, 0],
+      ]),
+    ];
+    const units = drawUnits([], ["a", "b"], false);
+    const model = chartModel("clip", units, flat);
+    expect(constantValue(model)).toBe(0);
+    const svg = chartSvg({ title: "clip", model, xRange: [1, 3], yRange: [-1, 1], xLabel: "step" });
+    expect(svg).toContain("constant: 0 at every step of every run drawn");
+    const moving = chartModel("clip", units, [
+      series("clip", [
+        [1, 0],
+        [2, 0.5],
+      ]),
+      flat[1]!,
+    ]);
+    expect(constantValue(moving)).toBeNull();
+    expect(chartSvg({ title: "clip", model: moving, xRange: [1, 3], yRange: [-1, 1], xLabel: "step" })).not.toContain(
+      "constant:",
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { smoothEma } from "../../../ts/src/report/client/chart_data.js";
 import { formatNumber } from "../../../ts/src/report/client/svg_export.js";
 import { renderReport } from "../../../ts/src/report/report.js";
 import { artifactsDir, launchBrowser, skipBrowserTests } from "../browser.js";
@@ -168,6 +169,36 @@ describe.skipIf(skip)("lgpo-run report in headless Chromium", () => {
       "lgpo-lr2",
     ]);
     await expectChartsDrawn(page, ["reward/mean", "eval/countdown/avg@8", "kl/initial"]);
+    await page.close();
+  });
+
+  it("smooths every curve with the smoothing slider (an EMA per run)", async () => {
+    const { page } = await openReport(reportPath);
+    await page.click("#seed-bands");
+    const lines = () =>
+      page.evaluate(() => {
+        const lgpo = (
+          window as unknown as {
+            lgpo: { page: { charts: { spec: { key: string }; model: { series: { values: (number | null)[] }[] } }[] } };
+          }
+        ).lgpo;
+        return lgpo.page.charts.find((c) => c.spec.key === "reward/mean")!.model.series.map((s) => s.values);
+      });
+    const raw = await lines();
+    await page.$eval("#smoothing", (input: HTMLInputElement) => {
+      input.value = "0.9";
+      input.dispatchEvent(new Event("input"));
+    });
+    const smoothed = await lines();
+    expect(smoothed).toHaveLength(raw.length);
+    raw.forEach((values, i) => {
+      const present = values.filter((v): v is number => v !== null);
+      const expected = smoothEma(present, 0.9);
+      const got = smoothed[i]!.filter((v): v is number => v !== null);
+      expect(got).toHaveLength(expected.length);
+      for (const [j, v] of got.entries()) expect(v).toBeCloseTo(expected[j]!, 5);
+      expect(got).not.toEqual(present);
+    });
     await page.close();
   });
 

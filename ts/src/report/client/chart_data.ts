@@ -160,13 +160,53 @@ function align(x: number[], xs: number[], ys: number[]): (number | null)[] {
 }
 
 /**
+ * TensorBoard's smoothing: an exponential moving average with weight `weight` in [0, 1) on the
+ * previous value, debiased at the start (divided by 1 - weight^n) so the first points are not
+ * pulled toward 0. 0 returns the values as they are.
+ */
+export function smoothEma(ys: readonly number[], weight: number): number[] {
+  if (!(weight > 0)) return [...ys];
+  let last = 0;
+  return ys.map((y, i) => {
+    last = last * weight + (1 - weight) * y;
+    return last / (1 - weight ** (i + 1));
+  });
+}
+
+/** The one value every drawn line takes at every step, or null when some value differs (or none). */
+export function constantValue(model: ChartModel): number | null {
+  let value: number | null = null;
+  for (const s of model.series) {
+    if (s.role !== "line") continue;
+    for (const v of s.values) {
+      if (v === null) continue;
+      if (value === null) value = v;
+      else if (v !== value) return null;
+    }
+  }
+  return value;
+}
+
+/**
  * The chart of `key`: x is every step where some drawn run has a value. A unit of one run draws
  * its values; a unit of several draws the mean over the runs that have a value at that step and
- * the min and max of those values (the band).
+ * the min and max of those values (the band). `smoothing` (an EMA weight, `smoothEma`) applies to
+ * each run before the seeds are aggregated.
  */
-export function chartModel(key: string, units: Unit[], runs: RunSeries[], xAxis: XAxis = "step"): ChartModel {
+export function chartModel(
+  key: string,
+  units: Unit[],
+  runs: RunSeries[],
+  xAxis: XAxis = "step",
+  smoothing = 0,
+): ChartModel {
   const used = [...new Set(units.flatMap((u) => u.runs))];
-  const points = new Map(used.map((r) => [r, present(runs[r]!, key, xAxis)]));
+  const points = new Map(
+    used.map((r) => {
+      const { xs, ys } = present(runs[r]!, key, xAxis);
+      return [r, { xs, ys: smoothEma(ys, smoothing) }];
+    }),
+  );
   const x = mergeSorted(used.map((r) => points.get(r)!.xs));
   const series: SeriesModel[] = [];
   units.forEach((unit, u) => {

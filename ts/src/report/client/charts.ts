@@ -6,7 +6,7 @@
 import type uPlotType from "uplot";
 
 import type { ChartSpec } from "../page_data.js";
-import type { ChartModel } from "./chart_data.js";
+import { type ChartModel, constantValue } from "./chart_data.js";
 import { download, el, fileStem } from "./dom.js";
 import { chartSvg } from "./svg_export.js";
 
@@ -18,6 +18,14 @@ export interface DrawnChart {
   box: HTMLElement;
   plot: uPlotType;
   model: ChartModel;
+  /** Says so when the metric is one constant in every run (a flat line would look like data). */
+  constantNote: HTMLElement;
+}
+
+/** The text of a chart whose every drawn value is the same, else "". */
+export function constantText(model: ChartModel): string {
+  const value = constantValue(model);
+  return value === null ? "" : `constant: ${value} at every step of every run drawn`;
 }
 
 const HEIGHT = 220;
@@ -101,10 +109,11 @@ export function createChart(parent: HTMLElement, spec: ChartSpec, model: ChartMo
   const title = el("h3", {}, spec.title, el("span", { class: "key" }, spec.key === spec.title ? "" : spec.key));
   const head = el("div", { class: "chart-head" }, title, el("span", { class: "exports" }, svgButton, pngButton));
   if (spec.note) head.append(el("div", { class: "note" }, spec.note));
-  const box = el("div", { class: "chart", "data-key": spec.key }, head);
+  const constantNote = el("div", { class: "note constant" }, constantText(model));
+  const box = el("div", { class: "chart", "data-key": spec.key }, head, constantNote);
   parent.append(box);
   const plot = new uPlot(options(model, chartWidth(box)), data(model), box);
-  const chart: DrawnChart = { spec, box, plot, model };
+  const chart: DrawnChart = { spec, box, plot, model, constantNote };
   // The band's edges keep their live values on hover but stay out of the legend.
   const rows = plot.root.querySelectorAll<HTMLElement>(".u-legend .u-series");
   model.series.forEach((s, i) => {
@@ -126,6 +135,7 @@ export function updateChart(chart: DrawnChart, model: ChartModel): void {
   const x = chart.model.x;
   const zoomed = min !== undefined && max !== undefined && (min > x[0]! || max < x[x.length - 1]!);
   chart.model = model;
+  chart.constantNote.textContent = constantText(model);
   chart.plot.setData(data(model), !zoomed);
 }
 

@@ -21,6 +21,7 @@ class Page {
   private layoutSignature = "";
   private units: Unit[] = [];
   private xAxis: XAxis = "step";
+  private smoothing = 0;
   readonly timings = { decodeMs: 0, drawMs: 0 };
   readonly errors = new Map<number, string>();
 
@@ -46,6 +47,12 @@ class Page {
     this.draw();
   }
 
+  /** The EMA weight of the curves (0: raw values). */
+  setSmoothing(weight: number): void {
+    this.smoothing = weight;
+    this.draw();
+  }
+
   setXAxis(xAxis: XAxis): void {
     this.xAxis = xAxis;
     this.draw();
@@ -64,7 +71,7 @@ class Page {
     this.root.table.replaceChildren(runsTable(names, this.runs, tableUnits, this.data.configDiff));
     if (signature === this.layoutSignature) {
       for (const chart of this.charts)
-        updateChart(chart, chartModel(chart.spec.key, this.units, this.runs, this.xAxis));
+        updateChart(chart, chartModel(chart.spec.key, this.units, this.runs, this.xAxis, this.smoothing));
     } else {
       this.layoutSignature = signature;
       for (const chart of this.charts) chart.plot.destroy();
@@ -74,7 +81,9 @@ class Page {
         const grid = el("div", { class: "grid" });
         this.root.charts.append(el("h2", {}, section.title), grid);
         for (const spec of section.charts) {
-          this.charts.push(createChart(grid, spec, chartModel(spec.key, this.units, this.runs, this.xAxis)));
+          this.charts.push(
+            createChart(grid, spec, chartModel(spec.key, this.units, this.runs, this.xAxis, this.smoothing)),
+          );
         }
       }
       if (this.charts.length === 0) this.root.charts.append(el("p", { class: "muted" }, "no metrics yet"));
@@ -102,6 +111,14 @@ function skeleton(data: PageData, page: () => Page | undefined) {
   );
   xAxis.addEventListener("change", () => page()?.setXAxis(xAxis.value as XAxis));
   header.append(el("label", { class: "control" }, "x axis: ", xAxis));
+  // TensorBoard's smoothing slider: an EMA over each run's points, before seeds are aggregated.
+  const smoothing = el("input", { type: "range", id: "smoothing", min: "0", max: "0.99", step: "0.01", value: "0" });
+  const smoothingValue = el("span", { class: "key" }, "0");
+  smoothing.addEventListener("input", () => {
+    smoothingValue.textContent = smoothing.value;
+    page()?.setSmoothing(Number(smoothing.value));
+  });
+  header.append(el("label", { class: "control" }, "smoothing: ", smoothing, " ", smoothingValue));
   if (data.groups.some((g) => g.runs.length > 1)) {
     const toggle = el("input", { type: "checkbox", id: "seed-bands" });
     toggle.checked = data.seedBands;

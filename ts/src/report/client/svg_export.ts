@@ -3,7 +3,7 @@
  * most a few points per pixel column, so that 100k-point series stay small), bands, legend.
  * Pure string building: the same function runs in the page and in unit tests.
  */
-import type { ChartModel } from "./chart_data.js";
+import { type ChartModel, constantValue } from "./chart_data.js";
 
 /** What to draw and the visible ranges (the chart's current zoom). */
 export interface SvgChart {
@@ -97,6 +97,12 @@ export function chartSvg(chart: SvgChart): string {
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="${left}" y="22" font-size="14" font-weight="bold">${escapeXml(chart.title)}</text>`,
   ];
+  const constant = constantValue(chart.model);
+  if (constant !== null) {
+    parts.push(
+      `<text x="${left + 8}" y="${top + 16}" fill="#b00">${escapeXml(`constant: ${formatNumber(constant)} at every step of every run drawn`)}</text>`,
+    );
+  }
   for (const t of niceTicks(x0, x1)) {
     const x = px(t).toFixed(1);
     parts.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#eee"/>`);
