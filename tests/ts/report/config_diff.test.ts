@@ -74,5 +74,7 @@ describe("seed groups", () => {
   it("labels a group by the common part of its names", () => {
     expect(groupLabel(["lgpo_s1", "lgpo_s2", "lgpo_s3"])).toBe("lgpo (3 seeds)");
     expect(groupLabel(["a", "b"])).toBe("a (2 seeds)");
+    // A sweep's runs, <arm>/seed-<n>: the folder separator goes with the seed marker.
+    expect(groupLabel(["grpo-n1/seed-0", "grpo-n1/seed-1"])).toBe("grpo-n1 (2 seeds)");
   });
 });

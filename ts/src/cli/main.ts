@@ -173,6 +173,9 @@ export function program(): Command {
     .option("--out <file>", "output HTML file; written atomically (default: report.html in the first RUN_DIR)")
     .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
     .option("--title <text>", "page title (default: the run names)")
+    .option("--svg <dir>", "instead of the page, write one SVG per --metrics key into DIR (for docs)")
+    .option("--metrics <keys>", "comma-separated metric keys of the --svg figures")
+    .option("--smoothing <w>", "EMA weight of the --svg curves in [0, 1) (TensorBoard's slider)", Number.parseFloat)
     .action((dirs: string[], o) => report(dirs, o));
 
   cli

@@ -89,6 +89,6 @@ export function groupLabel(names: string[]): string {
   if (names.length === 1) return names[0]!;
   let prefix = names[0]!;
   for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  const stem = prefix.replace(/[-_.\s]*(seed|s)?[-_.\s]*$/i, "");
+  const stem = prefix.replace(/[-_./\s]*(seed|s)?[-_.\s]*$/i, "");
   return `${stem === "" ? names[0] : stem} (${names.length} seeds)`;
 }
