@@ -27,7 +27,7 @@ describe("stabilityVerdict", () => {
     // 0.25 until step 60, then 1/64: the trailing mean falls below 0.125 at step 66 (5 of 0.25 and
     // 5 of 1/64 is above it; 4 and 6 below). Binary fractions keep the means exact.
     const v = stabilityVerdict(run(120, (s) => (s <= 60 ? 0.25 : 1 / 64)));
-    expect(v).toMatchObject({ collapsed: true, reason: "success", step: 66, peakStep: 1, peak: 0.25 });
+    expect(v).toMatchObject({ collapsed: true, reason: "success", step: 66, peakStep: 10, peak: 0.25 });
   });
 
   it("does not call a dip that recovers within 20 steps a collapse", () => {
@@ -36,6 +36,12 @@ describe("stabilityVerdict", () => {
     // ...but one that recovers only after more than 20 steps is one.
     const late = stabilityVerdict(run(160, (s) => (s > 60 && s <= 100 ? 1 / 64 : 0.25)));
     expect(late).toMatchObject({ collapsed: true, step: 66 });
+  });
+
+  it("starts the trailing mean at its 10th step: one lucky early batch is no peak", () => {
+    const v = stabilityVerdict(run(100, (s) => (s === 1 ? 0.5 : 0.0625)));
+    expect(v).toMatchObject({ collapsed: false, peakStep: 10 });
+    expect(v.peak).toBeCloseTo((0.5 + 9 * 0.0625) / 10, 12);
   });
 
   it("leaves a drop in the last 20 steps unjudged (lateDrop)", () => {
@@ -73,6 +79,6 @@ describe("stabilityVerdict", () => {
   it("ignores eval lines and reads steps in order", () => {
     const lines = [...run(40, () => 0.125)].reverse();
     lines.push({ step: 20, "eval/countdown/greedy": 0 } as never);
-    expect(stabilityVerdict(lines)).toMatchObject({ collapsed: false, peakStep: 1 });
+    expect(stabilityVerdict(lines)).toMatchObject({ collapsed: false, peakStep: 10 });
   });
 });

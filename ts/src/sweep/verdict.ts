@@ -54,14 +54,17 @@ export function stabilityVerdict(lines: readonly Line[], rule = COLLAPSE_RULE): 
     }
   }
   const success = steps.map((l) => l["reward/success_frac"] as number);
+  // The trailing mean exists from the window's last step on: a mean over the first few steps
+  // alone would make one lucky early batch the peak.
   const mean = success.map((_, i) => {
-    const w = success.slice(Math.max(0, i - rule.window + 1), i + 1);
+    if (i < rule.window - 1) return Number.NaN;
+    const w = success.slice(i - rule.window + 1, i + 1);
     return w.reduce((a, b) => a + b, 0) / w.length;
   });
   let peak = Number.NEGATIVE_INFINITY;
   let peakStep: number | null = null;
   let lateDrop = false;
-  for (let i = 0; i < mean.length; i++) {
+  for (let i = rule.window - 1; i < mean.length; i++) {
     const step = steps[i]!.step as number;
     if (first && step >= first.step) break;
     if (mean[i]! > peak) {
@@ -86,7 +89,7 @@ export function stabilityVerdict(lines: readonly Line[], rule = COLLAPSE_RULE): 
     reason: first?.reason ?? null,
     peak: peakStep === null ? 0 : peak,
     peakStep,
-    final: mean.at(-1) ?? 0,
+    final: mean.length >= rule.window ? mean.at(-1)! : 0,
     lateDrop: first === null && lateDrop,
   };
 }
