@@ -8,10 +8,18 @@
 //! - [`model`]: config, checkpoint loading, the training forward and the KV-cache decode path.
 //! - [`ops`]: custom ops with forward and backward (rms_norm, rope, the fused per-token log-prob).
 //! - [`generate`]: batched sampling returning tokens and their sampling log-probs.
+//! - [`objectives`]: LGPO, the GRPO family, GSPO, DAPO and the gate ablations (by registry name).
+//! - [`policy`]: model + optimizer: minibatch updates with exact micro-batch normalisation, and
+//!   the old-log-prob pass that ratio-based objectives need.
+//! - [`optim`]: AdamW, gradient-norm clipping, learning-rate schedules.
+//! - [`checkpoint`]: saving a model as a Hugging Face checkpoint directory.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 //! - [`device`]: devices and compute dtypes by name (`cpu`, `cuda:N`; `f32`, `bf16`).
+//! - [`rng`]: the seeded generator every random draw uses (SplitMix64).
+//! - [`error`]: the typed error naming the file, tensor or field at fault.
 //! - [`allocator`]: the memory allocator of lgpo's binaries.
 //! - [`peak`]: the machine's f32 matmul throughput, the reference of model FLOPs utilisation.
+//! - `cuda` (feature `cuda`, private): the CUDA kernels behind the ops.
 
 // `!(x > 0.0)` is written on purpose throughout: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]

@@ -1,6 +1,7 @@
 /**
- * The native addon (`bindings/node`, napi-rs over the Rust core), loaded lazily so that the
- * parts of the SDK that need no tensors (rewards, configs) work without it.
+ * The native addon (`bindings/node`, napi-rs over the Rust core), loaded lazily, on the first
+ * call that needs it: the reward verifiers and the data readers work without it. Config
+ * resolution does not: it asks the core what each objective needs (`objectiveRequirements`).
  */
 import { createRequire } from "node:module";
 
