@@ -65,7 +65,7 @@ export { groupAdvantages, overlongPenalty, type AdvantageScale } from "./rollout
 export { renderPrompt, resolveTemplate, type PromptTemplate } from "./data/prompts.js";
 export { loadDatasetTasks, heldOutCountdownTasks } from "./data/load.js";
 export { NAMED_DATASETS, resolveDatasetFiles } from "./data/sources.js";
-export { DatasetError } from "./data/records.js";
+export { DatasetError, readRecords } from "./data/records.js";
 export type { Task, CountdownTask, MathTask } from "./data/tasks.js";
 export * from "./hub/index.js";
 export { renderReport } from "./report/report.js";
