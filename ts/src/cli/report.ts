@@ -20,7 +20,10 @@ export interface ReportCliOptions {
 }
 
 export function report(dirs: string[], options: ReportCliOptions): void {
-  if (options.svg !== undefined) return figures(dirs, options.svg, options);
+  if (options.svg !== undefined) {
+    figures(dirs, options.svg, options);
+    return;
+  }
   if (options.metrics !== undefined || options.smoothing !== undefined) {
     throw new UsageError("--metrics and --smoothing go with --svg (the page has its own smoothing slider)");
   }
