@@ -23,7 +23,7 @@ export function registerSweep(cli: Command): void {
         "checkpoint, so running it again continues the sweep (experiments/README.md)",
     )
     .argument("<plan>", "sweep plan file")
-    .option("--quick", "every arm for 2 steps with no eval or checkpoints, into <out>-quick", false)
+    .option("--quick", "every arm at its first seed for 2 steps with no eval, into <out>-quick", false)
     .option("--only <arms>", "comma-separated arm names to run")
     .option("--out <dir>", "root of the run directories instead of the plan's `out`")
     .option("--list", "print each run's status and command, run nothing", false)
