@@ -4,6 +4,7 @@
  * resumes it to the uninterrupted metrics; results are copied; `--quick` starts every arm of every
  * reproduction plan in experiments/paper (the CI check that each arm's config runs).
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../../ts/src/config/load.js";
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { planRuns, readPlan, runArgs } from "../../../ts/src/sweep/index.js";
-import { runCli } from "../cli_runner.js";
+import { LGPO_RUN, runCli } from "../cli_runner.js";
 import { REPO_ROOT } from "../data_files.js";
 import { tinyByteModel } from "../train/tiny_model.js";
 
@@ -149,6 +150,36 @@ describe("lgpo-run sweep", () => {
       );
     }
   });
+});
+
+describe("lgpo-run sweep on Ctrl-C", () => {
+  it("stops the running train at a checkpoint and exits 130; the next call resumes it", async () => {
+    const plan = join(tmp, "long.yaml");
+    writeFileSync(
+      plan,
+      YAML.stringify({ name: "long", out: "./long-runs", arms: { lgpo: "lgpo.yaml" }, set: ["trainer.steps=400"] }),
+    );
+    // Its own process group, as a terminal's: Ctrl-C reaches the sweep and its train alike.
+    const child = spawn(process.execPath, [LGPO_RUN, "sweep", plan], {
+      cwd: tmp,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const started = join(tmp, "long-runs/lgpo/seed-0/metrics.jsonl");
+    while (!existsSync(started) || readFileSync(started, "utf8").split("\n").length < 3) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.kill(-child.pid!, "SIGINT");
+    const code = await new Promise((r) => child.on("exit", (c) => r(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopped during lgpo seed 0; run it again to continue/);
+    const list = sweep([plan, "--list"]);
+    expect(list.stdout).toMatch(/^resume\tlgpo\t0\t/);
+  }, 120_000);
 });
 
 describe("the reproduction plans (experiments/paper)", () => {

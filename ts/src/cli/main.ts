@@ -204,7 +204,8 @@ function collect(value: string, previous: string[]): string[] {
 export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: "user" });
-    return 0;
+    // A command that ends without an error may still set its own code (a stopped sweep: 130).
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message; help and version exit 0.
