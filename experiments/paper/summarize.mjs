@@ -68,6 +68,7 @@ function runNumbers(dir) {
     stepS: stepMean("time/step_s", 1), // the first step also warms up
     oldS: stepMean("time/old_logprob_s", 1),
     wallS: summary.wallS,
+    keys: new Set(lines.flatMap((l) => Object.keys(l))),
   };
 }
 
@@ -161,7 +162,7 @@ for (const planName of PLANS) {
       .filter((r) => r.verdict !== undefined);
     return { name: arm.name, runs };
   });
-  out[planName] = arms.map((a) => ({ name: a.name, runs: a.runs.map(({ dir, ...r }) => r) }));
+  out[planName] = arms.map((a) => ({ name: a.name, runs: a.runs.map(({ dir, keys, ...r }) => r) }));
   const table = armTable(planName, arms);
   const open = `<!-- table:${planName} -->`;
   const close = `<!-- /table:${planName} -->`;
@@ -169,9 +170,7 @@ for (const planName of PLANS) {
   if (at !== -1) text = `${text.slice(0, at + open.length)}\n${table}\n${text.slice(text.indexOf(close, at))}`;
   const dirs = arms.flatMap((a) => a.runs.map((r) => r.dir));
   const keys = planName === "claim-6" ? [] : [...FIGURES.default, ...(FIGURES[planName] ?? [])];
-  const present = keys.filter((k) =>
-    dirs.some((d) => readFileSync(join(d, "metrics.jsonl"), "utf8").includes(`"${k}"`)),
-  );
+  const present = keys.filter((k) => arms.some((a) => a.runs.some((r) => r.keys.has(k))));
   if (dirs.length && present.length) {
     // Training metrics are noisy per step: EMA 0.8; evals (every 20 steps) are drawn as they are.
     for (const [metrics, smoothing] of [

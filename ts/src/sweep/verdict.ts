@@ -8,7 +8,7 @@
  * - a step's loss is not finite (or the trainer skipped a non-finite update).
  *
  * A drop within the last 20 steps of a run cannot be told from noise yet: it is reported as
- * `late_drop`, not as a collapse.
+ * `lateDrop`, not as a collapse.
  */
 
 /** The rule's constants. */
@@ -39,17 +39,16 @@ type Line = Record<string, unknown>;
 /** The verdict of one run's metrics.jsonl lines (training lines are those with `reward/mean`). */
 export function stabilityVerdict(lines: readonly Line[], rule = COLLAPSE_RULE): StabilityVerdict {
   const steps = lines.filter((l) => "reward/mean" in l).sort((a, b) => (a.step as number) - (b.step as number));
-  const fired = (step: number, reason: StabilityVerdict["reason"]) => ({ step, reason });
   let first: { step: number; reason: StabilityVerdict["reason"] } | null = null;
   for (const l of steps) {
     const step = l.step as number;
     const loss = l.loss;
     if (typeof loss !== "number" || !Number.isFinite(loss) || ((l["skipped/nonfinite"] as number) ?? 0) > 0) {
-      first = fired(step, "nonfinite");
+      first = { step, reason: "nonfinite" };
       break;
     }
     if (typeof l["entropy/mean"] === "number" && (l["entropy/mean"] as number) < rule.minEntropy) {
-      first = fired(step, "entropy");
+      first = { step, reason: "entropy" };
       break;
     }
   }
@@ -80,7 +79,7 @@ export function stabilityVerdict(lines: readonly Line[], rule = COLLAPSE_RULE): 
       lateDrop = true;
       break;
     }
-    first = fired(step, "success");
+    first = { step, reason: "success" };
     break;
   }
   return {

@@ -6,9 +6,9 @@
 import type uPlotType from "uplot";
 
 import type { ChartSpec } from "../page_data.js";
-import { type ChartModel, constantValue } from "./chart_data.js";
+import type { ChartModel } from "./chart_data.js";
 import { download, el, fileStem } from "./dom.js";
-import { chartSvg } from "./svg_export.js";
+import { chartSvg, constantText } from "./svg_export.js";
 
 declare const uPlot: typeof uPlotType;
 
@@ -20,12 +20,6 @@ export interface DrawnChart {
   model: ChartModel;
   /** Says so when the metric is one constant in every run (a flat line would look like data). */
   constantNote: HTMLElement;
-}
-
-/** The text of a chart whose every drawn value is the same, else "". */
-export function constantText(model: ChartModel): string {
-  const value = constantValue(model);
-  return value === null ? "" : `constant: ${value} at every step of every run drawn`;
 }
 
 const HEIGHT = 220;

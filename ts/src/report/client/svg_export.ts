@@ -36,6 +36,12 @@ export function formatNumber(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** The note of a chart whose every drawn value is the same (a flat line would look like data), else "". */
+export function constantText(model: ChartModel): string {
+  const value = constantValue(model);
+  return value === null ? "" : `constant: ${formatNumber(value)} at every step of every run drawn`;
+}
+
 function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -97,12 +103,8 @@ export function chartSvg(chart: SvgChart): string {
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="${left}" y="22" font-size="14" font-weight="bold">${escapeXml(chart.title)}</text>`,
   ];
-  const constant = constantValue(chart.model);
-  if (constant !== null) {
-    parts.push(
-      `<text x="${left + 8}" y="${top + 16}" fill="#b00">${escapeXml(`constant: ${formatNumber(constant)} at every step of every run drawn`)}</text>`,
-    );
-  }
+  const constant = constantText(chart.model);
+  if (constant !== "") parts.push(`<text x="${left + 8}" y="${top + 16}" fill="#b00">${escapeXml(constant)}</text>`);
   for (const t of niceTicks(x0, x1)) {
     const x = px(t).toFixed(1);
     parts.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#eee"/>`);
