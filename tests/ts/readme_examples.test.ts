@@ -3,12 +3,12 @@
  * repository (so that `import "lgpo"` resolves as it does for a user there) and run with node from
  * the repository root. A block that says it needs the network is only syntax-checked.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { runProcess } from "./cli_runner.js";
 import { REPO_ROOT } from "./data_files.js";
 
 const blocks = [...readFileSync(join(REPO_ROOT, "README.md"), "utf8").matchAll(/```js\n([\s\S]*?)```/g)].map(
@@ -25,15 +25,14 @@ describe("README examples", () => {
 
   blocks.forEach((code, i) => {
     const needsNetwork = /Needs the network/.test(code);
-    it(`${needsNetwork ? "parses" : "runs"}: example ${i + 1} (${code.split("\n").find((l) => l.startsWith("import"))})`, () => {
+    it(`${needsNetwork ? "parses" : "runs"}: example ${i + 1} (${code.split("\n").find((l) => l.startsWith("import"))})`, async () => {
       const file = join(dir, `example-${i + 1}.mjs`);
       writeFileSync(file, code);
-      const r = spawnSync(process.execPath, needsNetwork ? ["--check", file] : [file], {
+      const r = await runProcess(process.execPath, needsNetwork ? ["--check", file] : [file], {
         cwd: REPO_ROOT,
-        encoding: "utf8",
-        timeout: 180_000,
+        timeoutMs: 180_000,
       });
-      expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
+      expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
       // A run directory the example made (its last line names it) is removed.
       const runDir = r.stdout
         .trim()
@@ -44,12 +43,12 @@ describe("README examples", () => {
     });
   });
 
-  it("the package works from another project after `npm install /path/to/lgpo/bindings/node /path/to/lgpo/ts`", () => {
+  it("the package works from another project after `npm install /path/to/lgpo/bindings/node /path/to/lgpo/ts`", async () => {
     const project = mkdtempSync(join(tmpdir(), "lgpo-user-project-"));
     try {
       writeFileSync(join(project, "package.json"), '{"name": "user-project", "private": true, "type": "module"}\n');
       const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-      const install = spawnSync(
+      const install = await runProcess(
         npm,
         [
           "install",
@@ -59,16 +58,16 @@ describe("README examples", () => {
           join(REPO_ROOT, "bindings/node"),
           join(REPO_ROOT, "ts"),
         ],
-        { cwd: project, encoding: "utf8", timeout: 180_000 },
+        { cwd: project, timeoutMs: 180_000 },
       );
-      expect(install.status, install.stderr).toBe(0);
+      expect(install.code, install.stderr).toBe(0);
       const model = JSON.stringify(join(REPO_ROOT, "models/countdown-tiny"));
       writeFileSync(
         join(project, "main.mjs"),
         `import { Policy } from "lgpo";\nconst p = await Policy.load(${model});\nconst [g] = await p.generate(["Numbers: [1, 2, 3]. Target: 6. Use each number once with + - * /.\\n<think>"], { maxNewTokens: 8 });\nconsole.log(g.tokens.length);\np.dispose();\n`,
       );
-      const r = spawnSync(process.execPath, ["main.mjs"], { cwd: project, encoding: "utf8", timeout: 60_000 });
-      expect(r.status, r.stderr).toBe(0);
+      const r = await runProcess(process.execPath, ["main.mjs"], { cwd: project, timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
       expect(Number(r.stdout.trim())).toBeGreaterThan(0);
     } finally {
       rmSync(project, { recursive: true, force: true });

@@ -37,7 +37,7 @@ const find = (variant: string, skip = true) =>
   report.results.find((r) => r.variant === variant && r.skip_zero_advantage === skip)!;
 
 describe("bench step", () => {
-  it("measures every cell and ratio on identical rollouts", () => {
+  it("measures every cell and ratio on identical rollouts", async () => {
     expect(report.rollout_hashes[2]).toHaveLength(2);
     expect(report.rollout_hashes[2]![0]).not.toBe(report.rollout_hashes[2]![1]); // each repeat its own
     expect(report.results).toHaveLength(STEP_CELLS.length);
@@ -53,7 +53,7 @@ describe("bench step", () => {
     }
   });
 
-  it("runs the old-log-prob pass only where GRPO's variant needs it, on the sequences it needs", () => {
+  it("runs the old-log-prob pass only where GRPO's variant needs it, on the sequences it needs", async () => {
     const all = find("recompute", false);
     expect(all.sequences).toBe(8);
     // Each repeat's share is measured on its own rollouts; the reported one is their mean.
@@ -80,7 +80,7 @@ describe("bench step", () => {
     expect(find("skip_first", false).phases.old_logprob_s).toBeGreaterThan(0);
   });
 
-  it("has phases that add up to the step time", () => {
+  it("has phases that add up to the step time", async () => {
     for (const r of report.results) {
       for (const s of [r.spread.step_s.min, r.spread.step_s.max]) expect(s).toBeGreaterThan(0);
       const sum = Object.values(r.phases).reduce((a, b) => a + b, 0);
@@ -120,7 +120,7 @@ describe("bench step", () => {
     }
   });
 
-  it("counts model FLOPs: 2 per parameter per token forward (the head at response positions only), 3 times that to train", () => {
+  it("counts model FLOPs: 2 per parameter per token forward (the head at response positions only), 3 times that to train", async () => {
     const seq = { promptIds: [1, 2], responseIds: [3], advantage: 1, samplingLogprobs: [-1] };
     const zero = { ...seq, advantage: 0 };
     const f = stepFlops(model, [seq, zero], true);
@@ -138,8 +138,8 @@ describe("bench step", () => {
 });
 
 describe("lgpo-run bench step", () => {
-  it("prints the --json report with the issue's keys and a progress line per step", () => {
-    const r = run(
+  it("prints the --json report with the issue's keys and a progress line per step", async () => {
+    const r = await run(
       "--json",
       "--model",
       model,
@@ -176,7 +176,7 @@ describe("lgpo-run bench step", () => {
     ).toHaveLength(2 + STEP_CELLS.length);
   });
 
-  it("exits 2 naming the bad flag", () => {
+  it("exits 2 naming the bad flag", async () => {
     for (const [args, flag] of [
       [["--updates", "0"], "--updates"],
       [["--updates", "1,x"], "--updates"],
@@ -184,15 +184,15 @@ describe("lgpo-run bench step", () => {
       [["--shape", "huge"], "--shape"],
       [["--prompts", "-1"], "--prompts"],
     ] as const) {
-      const r = run(...args, "--model", model);
+      const r = await run(...args, "--model", model);
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(flag);
     }
   });
 
-  it("names the checkpoint it cannot find", () => {
+  it("names the checkpoint it cannot find", async () => {
     const missing = join(tmp, "no-such-model");
-    const r = run("--model", missing, "--updates", "1", "--repeats", "1");
+    const r = await run("--model", missing, "--updates", "1", "--repeats", "1");
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(missing);
     expect(r.stderr).toContain("--model");

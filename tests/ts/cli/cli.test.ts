@@ -28,12 +28,12 @@ function file(name: string, lines: unknown[]): string {
 }
 
 describe("lgpo-run score", () => {
-  it("writes log-probs, entropies and the mean log-prob of each line", () => {
+  it("writes log-probs, entropies and the mean log-prob of each line", async () => {
     const input = file("ids.jsonl", [
       { prompt_ids: [5, 6, 7], response_ids: [8, 9] },
       { prompt_ids: [1], response_ids: [2, 3, 4] },
     ]);
-    const r = run("score", "--model", TINY_TIED, "--input", input);
+    const r = await run("score", "--model", TINY_TIED, "--input", input);
     expect(r.code, r.stderr).toBe(0);
     const rows = jsonLines(r.stdout);
     expect(rows.map((x) => x.logprobs.length)).toEqual([2, 3]);
@@ -43,16 +43,16 @@ describe("lgpo-run score", () => {
       expect(x.entropy).toHaveLength(x.logprobs.length);
     }
     const out = join(tmp, "scores.jsonl");
-    expect(run("score", "--model", TINY_TIED, "--input", input, "--out", out).code).toBe(0);
+    expect((await run("score", "--model", TINY_TIED, "--input", input, "--out", out)).code).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(r.stdout);
   });
 
-  it("exits 2 with a one-line message on bad arguments and input, writing nothing", () => {
+  it("exits 2 with a one-line message on bad arguments and input, writing nothing", async () => {
     const out = join(tmp, "never.jsonl");
     const bad = file("bad.jsonl", [{ prompt_ids: [1], response_ids: [2] }, "{not json"]);
     const cases = [
-      run("score", "--model", TINY_TIED, "--input", bad, "--out", out),
-      run(
+      await run("score", "--model", TINY_TIED, "--input", bad, "--out", out),
+      await run(
         "score",
         "--model",
         TINY_TIED,
@@ -61,7 +61,7 @@ describe("lgpo-run score", () => {
         "--out",
         out,
       ),
-      run(
+      await run(
         "score",
         "--model",
         TINY_TIED,
@@ -70,7 +70,7 @@ describe("lgpo-run score", () => {
         "--out",
         out,
       ),
-      run(
+      await run(
         "score",
         "--model",
         join(tmp, "missing"),
@@ -79,10 +79,10 @@ describe("lgpo-run score", () => {
         "--out",
         out,
       ),
-      run("score", "--model", TINY_TIED, "--input", join(tmp, "missing.jsonl")),
-      run("score", "--model", TINY_TIED),
-      run("score", "--model", TINY_TIED, "--input", bad, "--batch-size", "0"),
-      run("frobnicate"),
+      await run("score", "--model", TINY_TIED, "--input", join(tmp, "missing.jsonl")),
+      await run("score", "--model", TINY_TIED),
+      await run("score", "--model", TINY_TIED, "--input", bad, "--batch-size", "0"),
+      await run("frobnicate"),
     ];
     const messages = [
       /bad\.jsonl:2: not valid JSON/,
@@ -102,13 +102,14 @@ describe("lgpo-run score", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("computes in bf16 with --dtype bf16, within 2% of f32", () => {
+  it("computes in bf16 with --dtype bf16, within 2% of f32", async () => {
     const input = file("dtype.jsonl", [{ prompt_ids: [5, 6, 7], response_ids: [8, 9, 10] }]);
-    const rows = ["f32", "bf16"].map((dtype) => {
-      const r = run("score", "--model", TINY_TIED, "--input", input, "--dtype", dtype);
+    const rows = [];
+    for (const dtype of ["f32", "bf16"]) {
+      const r = await run("score", "--model", TINY_TIED, "--input", input, "--dtype", dtype);
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout.trim());
-    });
+      rows.push(JSON.parse(r.stdout.trim()));
+    }
     const [f32, bf16] = rows;
     expect(bf16.logprobs).not.toEqual(f32.logprobs);
     bf16.logprobs.forEach((lp: number, i: number) => {
@@ -116,21 +117,21 @@ describe("lgpo-run score", () => {
     });
   });
 
-  it("names the missing CUDA support or the bad dtype in one line", () => {
+  it("names the missing CUDA support or the bad dtype in one line", async () => {
     const input = file("cuda.jsonl", [{ prompt_ids: [1], response_ids: [2] }]);
-    const cuda = run("score", "--model", TINY_TIED, "--input", input, "--device", "cuda");
+    const cuda = await run("score", "--model", TINY_TIED, "--input", input, "--device", "cuda");
     expect(cuda.code).toBe(2);
     expect(cuda.stderr).toMatch(/device.*cuda/);
     expect(cuda.stderr.trim().split("\n")).toHaveLength(1);
-    const dtype = run("score", "--model", TINY_TIED, "--input", input, "--dtype", "f64");
+    const dtype = await run("score", "--model", TINY_TIED, "--input", input, "--dtype", "f64");
     expect(dtype.code).toBe(2);
     expect(dtype.stderr).toMatch(/--dtype/);
   });
 
-  it("documents every option in --help", () => {
-    const score = run("score", "--help").stdout;
+  it("documents every option in --help", async () => {
+    const score = (await run("score", "--help")).stdout;
     for (const o of ["--model", "--input", "--out", "--batch-size", "--device", "--dtype"]) expect(score).toContain(o);
-    const gen = run("generate", "--help").stdout;
+    const gen = (await run("generate", "--help")).stdout;
     for (const o of [
       "--prompt",
       "--input",
@@ -145,14 +146,14 @@ describe("lgpo-run score", () => {
     ]) {
       expect(gen).toContain(o);
     }
-    expect(run("--help").code).toBe(0);
+    expect((await run("--help")).code).toBe(0);
   });
 });
 
 describe("lgpo-run generate", () => {
-  it("samples n continuations per prompt of a JSONL file", () => {
+  it("samples n continuations per prompt of a JSONL file", async () => {
     const input = file("prompts.jsonl", [{ prompt_ids: [5, 6, 7] }, { prompt_ids: [9] }]);
-    const r = run(
+    const r = await run(
       "generate",
       "--model",
       TINY_TIED,
@@ -187,11 +188,11 @@ describe("lgpo-run generate", () => {
     expect(new Set(rows.slice(0, 3).map((x) => x.tokens.join())).size).toBeGreaterThan(1);
   });
 
-  it("rejects conflicting and out-of-range options", () => {
-    expect(run("generate", "--model", TINY_TIED).code).toBe(2);
-    expect(run("generate", "--model", TINY_TIED, "--prompt", "x", "--vocab-limit", "0").code).toBe(2);
-    expect(run("generate", "--model", TINY_TIED, "--prompt", "x", "--top-p", "2").code).toBe(2);
-    const r = run("generate", "--model", TINY_TIED, "--prompt", "hello");
+  it("rejects conflicting and out-of-range options", async () => {
+    expect((await run("generate", "--model", TINY_TIED)).code).toBe(2);
+    expect((await run("generate", "--model", TINY_TIED, "--prompt", "x", "--vocab-limit", "0")).code).toBe(2);
+    expect((await run("generate", "--model", TINY_TIED, "--prompt", "x", "--top-p", "2")).code).toBe(2);
+    const r = await run("generate", "--model", TINY_TIED, "--prompt", "hello");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no tokenizer/);
   });
@@ -203,13 +204,19 @@ describe("lgpo-run generate", () => {
       model = await qwenVocabModel(join(tmp, "qwen"));
     });
 
-    it("generates from --prompt text with --chat and scores text lines", () => {
-      const r = run("generate", "--model", model, "--prompt", "What is 2+2?", "--chat", "--max-tokens", "3");
+    it("generates from --prompt text with --chat and scores text lines", async () => {
+      const r = await run("generate", "--model", model, "--prompt", "What is 2+2?", "--chat", "--max-tokens", "3");
       expect(r.code, r.stderr).toBe(0);
       const [row] = jsonLines(r.stdout);
       expect(row.tokens).toHaveLength(3);
       expect(typeof row.text).toBe("string");
-      const s = run("score", "--model", model, "--input", file("text.jsonl", [{ prompt: "2+2=", response: "4" }]));
+      const s = await run(
+        "score",
+        "--model",
+        model,
+        "--input",
+        file("text.jsonl", [{ prompt: "2+2=", response: "4" }]),
+      );
       expect(s.code, s.stderr).toBe(0);
       expect(JSON.parse(s.stdout).logprobs).toHaveLength(1);
     });
@@ -217,13 +224,13 @@ describe("lgpo-run generate", () => {
 });
 
 describe("lgpo-run verify", () => {
-  it("prints one verdict per line and a summary", () => {
+  it("prints one verdict per line and a summary", async () => {
     const input = file("cd.jsonl", [
       { response: "<answer>(1 + 2) * 3</answer>", target: 9, nums: [1, 2, 3] },
       { response: "<answer>1 + 2 + 3</answer>", target: 9, nums: [1, 2, 3] },
       { response: "no answer", target: 9, nums: [1, 2, 3] },
     ]);
-    const r = run("verify", "--task", "countdown", "--input", input);
+    const r = await run("verify", "--task", "countdown", "--input", input);
     expect(r.code, r.stderr).toBe(0);
     expect(
       r.stdout
@@ -232,13 +239,13 @@ describe("lgpo-run verify", () => {
         .map((l) => JSON.parse(l).score),
     ).toEqual([1, 0.1, 0]);
     expect(r.stderr).toMatch(/3/);
-    expect(run("verify", "--task", "chess", "--input", input).code).toBe(2);
+    expect((await run("verify", "--task", "chess", "--input", input)).code).toBe(2);
   });
 });
 
 describe("lgpo-run bench generate", () => {
-  it("reports tokens per second for each batch size, as JSON", () => {
-    const r = run(
+  it("reports tokens per second for each batch size, as JSON", async () => {
+    const r = await run(
       "bench",
       "generate",
       "--shape",
@@ -267,7 +274,7 @@ describe("lgpo-run bench generate", () => {
       expect(median).toBeLessThanOrEqual(max);
       expect(median).toBeGreaterThan(0);
     }
-    expect(run("bench", "generate", "--shape", "huge").code).toBe(2);
-    expect(run("bench", "generate", "--rows", "0").code).toBe(2);
+    expect((await run("bench", "generate", "--shape", "huge")).code).toBe(2);
+    expect((await run("bench", "generate", "--rows", "0")).code).toBe(2);
   });
 });

@@ -68,10 +68,10 @@ function untimed(dir: string) {
 }
 
 describe("lgpo-run train", () => {
-  it("trains the issue's minimal config with lgpo and with grpo", () => {
+  it("trains the issue's minimal config with lgpo and with grpo", async () => {
     for (const objective of ["lgpo", "grpo"]) {
       const dir = join(tmp, `minimal-${objective}`);
-      const r = run(["train", "--config", yamlConfig(`${objective}.yaml`, objective), "--run-dir", dir]);
+      const r = await run(["train", "--config", yamlConfig(`${objective}.yaml`, objective), "--run-dir", dir]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/completed 2 steps/);
       expect(r.stderr).toMatch(/step 2\/2 +reward/); // plain lines when stderr is not a terminal
@@ -85,8 +85,8 @@ describe("lgpo-run train", () => {
     }
   });
 
-  it("prints the resolved config with --dry-run, and rejects bad configs with exit 2 before any work", () => {
-    const ok = run([
+  it("prints the resolved config with --dry-run, and rejects bad configs with exit 2 before any work", async () => {
+    const ok = await run([
       "train",
       "--config",
       yamlConfig("dry.yaml", "lgpo"),
@@ -107,13 +107,13 @@ describe("lgpo-run train", () => {
       [["--set", "model.path=" + join(tmp, "nope")], /nope/],
     ];
     for (const [args, message] of cases) {
-      const r = run(["train", "--config", yamlConfig("dry.yaml", "lgpo"), "--run-dir", dir, ...args]);
+      const r = await run(["train", "--config", yamlConfig("dry.yaml", "lgpo"), "--run-dir", dir, ...args]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
     expect(existsSync(dir)).toBe(false);
-    const help = run(["train", "--help"]);
+    const help = await run(["train", "--help"]);
     expect(help.stdout).toMatch(/objective\.gate\.tau/);
     expect(help.stdout).toMatch(/rollout\.group_size +integer >= 1 \[8\]/);
   });
@@ -121,7 +121,7 @@ describe("lgpo-run train", () => {
   it("stops on SIGINT after the current step with a checkpoint, exits 0, and resumes to the uninterrupted result", async () => {
     const config = yamlConfig("sig.yaml", "lgpo", { trainer: { steps: 4, n_updates: 2 } });
     const whole = join(tmp, "sig-whole");
-    expect(run(["train", "--config", config, "--run-dir", whole]).code).toBe(0);
+    expect((await run(["train", "--config", config, "--run-dir", whole])).code).toBe(0);
 
     const cut = join(tmp, "sig-cut");
     const child = spawn(process.execPath, [BIN, "train", "--config", config, "--run-dir", cut], {
@@ -135,7 +135,7 @@ describe("lgpo-run train", () => {
     expect(existsSync(join(cut, `checkpoints/step-${summary.steps}/trainer_state.json`))).toBe(true);
     expect(summary.steps).toBeLessThan(4);
 
-    const resumed = run(["train", "--resume", cut]);
+    const resumed = await run(["train", "--resume", cut]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming/);
     expect(untimed(cut)).toEqual(untimed(whole));
@@ -151,20 +151,28 @@ describe("lgpo-run train", () => {
     expect(code).toBe(130);
   });
 
-  it("keeps the previous checkpoint loadable when killed (-9) in the middle of writing one, and resumes from it", () => {
+  it("keeps the previous checkpoint loadable when killed (-9) in the middle of writing one, and resumes from it", async () => {
     const config = yamlConfig("crash.yaml", "lgpo", { trainer: { steps: 4, n_updates: 2 }, checkpoint: { every: 2 } });
     const whole = join(tmp, "crash-whole");
-    expect(run(["train", "--config", config, "--run-dir", whole]).code).toBe(0);
+    expect((await run(["train", "--config", config, "--run-dir", whole])).code).toBe(0);
     const dir = join(tmp, "crash");
-    const crashed = run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+    const crashed = await run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
     expect(crashed.signal).toBe("SIGKILL");
     expect(readFileSync(join(dir, "checkpoints/latest"), "utf8").trim()).toBe("step-2");
     expect(readdirSync(join(dir, "checkpoints")).some((n) => n.startsWith(".step-4"))).toBe(true); // the torn write
     // A resume that would compute something else is refused, naming the key, before any work.
-    const changed = run(["train", "--resume", dir, "--set", "trainer.optimizer.lr=0.5", "--set", "trainer.steps=5"]);
+    const changed = await run([
+      "train",
+      "--resume",
+      dir,
+      "--set",
+      "trainer.optimizer.lr=0.5",
+      "--set",
+      "trainer.steps=5",
+    ]);
     expect(changed.code, changed.stderr).toBe(2);
     expect(changed.stderr).toMatch(/differs from the run's .* in trainer\.optimizer\.lr; .*--force/);
-    const resumed = run(["train", "--resume", dir]);
+    const resumed = await run(["train", "--resume", dir]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/from .*step-2 \(step 2\)/);
     expect(readdirSync(join(dir, "checkpoints")).filter((n) => n.startsWith("."))).toEqual([]);
@@ -212,19 +220,19 @@ describe("lgpo-run train resumes exactly after kill -9 on every path", () => {
     ],
   ];
   for (const [label, objective, extra] of paths) {
-    it(label, () => {
+    it(label, async () => {
       const config = yamlConfig(`kill-${objective}-${label.length}.yaml`, objective, {
         trainer: { steps: 6, n_updates: 2 },
         checkpoint: { every: 2 },
         ...extra(),
       });
       const whole = join(tmp, `kill-${label.length}-whole`);
-      const w = run(["train", "--config", config, "--run-dir", whole]);
+      const w = await run(["train", "--config", config, "--run-dir", whole]);
       expect(w.code, w.stderr).toBe(0);
       const dir = join(tmp, `kill-${label.length}`);
-      const crashed = run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+      const crashed = await run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
       expect(crashed.signal).toBe("SIGKILL");
-      const resumed = run(["train", "--resume", dir]);
+      const resumed = await run(["train", "--resume", dir]);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(/from .*step-2 \(step 2\)/);
       expect(untimed(dir)).toEqual(untimed(whole));
@@ -232,7 +240,7 @@ describe("lgpo-run train resumes exactly after kill -9 on every path", () => {
     });
   }
 
-  it("SFT", () => {
+  it("SFT", async () => {
     const pairs = join(tmp, "kill-pairs.jsonl");
     writeFileSync(
       pairs,
@@ -252,11 +260,11 @@ describe("lgpo-run train resumes exactly after kill -9 on every path", () => {
       }),
     );
     const whole = join(tmp, "kill-sft-whole");
-    expect(run(["sft", "--config", config, "--run-dir", whole]).code).toBe(0);
+    expect((await run(["sft", "--config", config, "--run-dir", whole])).code).toBe(0);
     const dir = join(tmp, "kill-sft");
-    const crashed = run(["sft", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+    const crashed = await run(["sft", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
     expect(crashed.signal).toBe("SIGKILL");
-    const resumed = run(["sft", "--resume", dir]);
+    const resumed = await run(["sft", "--resume", dir]);
     expect(resumed.code, resumed.stderr).toBe(0);
     const losses = untimed(whole).filter((l) => "loss" in l);
     expect(new Set(losses.map((l) => l.loss)).size).toBe(6);
@@ -269,14 +277,14 @@ describe("lgpo-run train with an adaptive gate", () => {
     { mode: "quantile", q: 0.5 },
     { mode: "target", tau: -5, target: 0.3, rate: 0.5, tau_min: -20, exclude_forced: true },
   ]) {
-    it(`logs the tau it used and resumes exactly after kill -9 (${gate.mode})`, () => {
+    it(`logs the tau it used and resumes exactly after kill -9 (${gate.mode})`, async () => {
       const config = yamlConfig(`gate-${gate.mode}.yaml`, "lgpo", {
         objective: { name: "lgpo", gate },
         trainer: { steps: 6, n_updates: 2 },
         checkpoint: { every: 2 },
       });
       const whole = join(tmp, `gate-${gate.mode}-whole`);
-      const w = run(["train", "--config", config, "--run-dir", whole]);
+      const w = await run(["train", "--config", config, "--run-dir", whole]);
       expect(w.code, w.stderr).toBe(0);
       const lines = untimed(whole).filter((l) => "reward/mean" in l);
       const taus = lines.map((l) => l["gate/tau"] as number);
@@ -290,25 +298,25 @@ describe("lgpo-run train with an adaptive gate", () => {
       if (gate.mode === "target") expect(Math.abs(Math.log(state.gateTau / taus[5]!))).toBeLessThanOrEqual(0.5 + 1e-12);
       else expect(state.gateTau).toBeNull();
       const dir = join(tmp, `gate-${gate.mode}`);
-      const crashed = run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
+      const crashed = await run(["train", "--config", config, "--run-dir", dir], { LGPO_FAULT: "checkpoint-write@4" });
       expect(crashed.signal).toBe("SIGKILL");
-      const resumed = run(["train", "--resume", dir]);
+      const resumed = await run(["train", "--resume", dir]);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(untimed(dir)).toEqual(untimed(whole));
     });
   }
 
-  it("refuses bad gate settings with exit 2, naming the field", () => {
+  it("refuses bad gate settings with exit 2, naming the field", async () => {
     for (const [set, message] of [
       ["objective.gate={mode: quantile, q: 1.5}", /`objective\.gate\.q` must be <1/],
       ["objective.gate={mode: target, target: 0}", /`objective\.gate\.target` must be >0/],
       ["objective.gate={mode: sometimes}", /`objective\.gate\.mode` must be one of/],
     ] as const) {
-      const r = run(["train", "--config", yamlConfig("bad-gate.yaml", "lgpo"), "--set", set, "--dry-run"]);
+      const r = await run(["train", "--config", yamlConfig("bad-gate.yaml", "lgpo"), "--set", set, "--dry-run"]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(message);
     }
-    const grpo = run([
+    const grpo = await run([
       "train",
       "--config",
       yamlConfig("grpo-gate.yaml", "grpo"),
@@ -324,53 +332,55 @@ describe("lgpo-run train with an adaptive gate", () => {
 describe("lgpo-run bad inputs", () => {
   const tinyNoChat = join(REPO_ROOT, "models/countdown-tiny");
 
-  it("exits 2 and writes nothing when the prompt template needs a chat template the model lacks", () => {
+  it("exits 2 and writes nothing when the prompt template needs a chat template the model lacks", async () => {
     const dir = join(tmp, "no-chat");
     const config = yamlConfig("no-chat.yaml", "lgpo", {
       model: { path: tinyNoChat },
       data: { task: "countdown", prompt: { template: "chat" } },
     });
-    const r = run(["train", "--config", config, "--run-dir", dir]);
+    const r = await run(["train", "--config", config, "--run-dir", dir]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/data\.prompt\.template `chat` needs a chat template/);
     expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
-    const g = run(["generate", "--model", tinyNoChat, "--prompt", "hi", "--chat", "--max-tokens", "2"]);
+    const g = await run(["generate", "--model", tinyNoChat, "--prompt", "hi", "--chat", "--max-tokens", "2"]);
     expect(g.code, g.stderr).toBe(2);
     expect(g.stderr).toMatch(/--chat: .*has no chat template/);
   });
 
-  it("exits 2 on --resume of a directory that holds no run", () => {
-    const r = run(["train", "--resume", tmp]);
+  it("exits 2 on --resume of a directory that holds no run", async () => {
+    const r = await run(["train", "--resume", tmp]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/is not a run directory: it has no config\.yaml/);
   });
 });
 
 describe("lgpo-run eval", () => {
-  it("prints one JSON object with the accuracy of a checkpoint", () => {
-    const r = run(["eval", "--model", model, "--task", "countdown", "--n", "4", "--greedy", "--max-tokens", "8"]);
+  it("prints one JSON object with the accuracy of a checkpoint", async () => {
+    const r = await run(["eval", "--model", model, "--task", "countdown", "--n", "4", "--greedy", "--max-tokens", "8"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ task: "countdown", accuracy: 0 });
     expect(out.benchmarks.countdown).toEqual({ problems: 4, greedy: 0 });
     const both = JSON.parse(
-      run([
-        "eval",
-        "--model",
-        model,
-        "--task",
-        "countdown",
-        "--n",
-        "2",
-        "--samples",
-        "2",
-        "--greedy",
-        "--max-tokens",
-        "4",
-      ]).stdout,
+      (
+        await run([
+          "eval",
+          "--model",
+          model,
+          "--task",
+          "countdown",
+          "--n",
+          "2",
+          "--samples",
+          "2",
+          "--greedy",
+          "--max-tokens",
+          "4",
+        ])
+      ).stdout,
     );
     expect(Object.keys(both.benchmarks.countdown).sort()).toEqual(["avgAtK", "greedy", "k", "problems"]);
-    const bad = run(["eval", "--model", model, "--task", "math"]);
+    const bad = await run(["eval", "--model", model, "--task", "math"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--dataset is required/);
   });

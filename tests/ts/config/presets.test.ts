@@ -5,7 +5,7 @@ import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { loadConfig } from "../../../ts/src/config/load.js";
-import type { TrainConfig } from "../../../ts/src/config/schema.js";
+import type { RunConfig } from "../../../ts/src/config/schema.js";
 import { OBJECTIVE_NAMES } from "../../../ts/src/sdk/objectives.js";
 import { runCli } from "../cli_runner.js";
 import { REPO_ROOT } from "../data_files.js";
@@ -19,7 +19,7 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
-function without(c: TrainConfig, keys: ("objective" | "trainer")[]) {
+function without(c: RunConfig, keys: ("objective" | "trainer")[]) {
   return Object.fromEntries(Object.entries(c).filter(([k]) => !keys.includes(k as "objective")));
 }
 
@@ -27,7 +27,7 @@ describe("presets", () => {
   const files = yamlFiles(join(CONFIGS, "paper"));
   const presets = new Map(files.map((f) => [relative(CONFIGS, f), loadConfig({ file: f })]));
 
-  it("cover every objective for both tasks, plus the fully on-policy runs", () => {
+  it("cover every objective for both tasks, plus the fully on-policy runs", async () => {
     for (const task of ["countdown", "math"]) {
       for (const name of OBJECTIVE_NAMES)
         expect(presets.has(`paper/${task}/${name}.yaml`), `${task}/${name}`).toBe(true);
@@ -36,7 +36,7 @@ describe("presets", () => {
     }
   });
 
-  it("carry the paper's hyper-parameters (Section 5)", () => {
+  it("carry the paper's hyper-parameters (Section 5)", async () => {
     for (const [file, c] of presets) {
       const math = file.includes("/math/");
       const onPolicy = file.includes("/onpolicy/");
@@ -51,7 +51,7 @@ describe("presets", () => {
     }
   });
 
-  it("differ from their base only in the objective (and N_updates for the on-policy runs)", () => {
+  it("differ from their base only in the objective (and N_updates for the on-policy runs)", async () => {
     for (const [file, c] of presets) {
       if (file.endsWith("base.yaml")) continue;
       const base = presets.get(file.replace(/(onpolicy\/)?[^/]+\.yaml$/, "base.yaml"))!;
@@ -73,7 +73,7 @@ describe("CPU-sized presets (configs/cpu)", () => {
   const paper = join(CONFIGS, "paper/countdown");
   const cpu = yamlFiles(join(CONFIGS, "cpu/countdown")).filter((f) => !f.endsWith("cpu.yaml"));
 
-  it("exist for every Countdown preset, with the paper's objective and N_updates on the shipped model", () => {
+  it("exist for every Countdown preset, with the paper's objective and N_updates on the shipped model", async () => {
     const paperFiles = yamlFiles(paper)
       .filter((f) => !f.endsWith("base.yaml"))
       .map((f) => relative(paper, f))
@@ -90,10 +90,10 @@ describe("CPU-sized presets (configs/cpu)", () => {
     }
   });
 
-  it("train on the CPU with no network (2 steps of the fully on-policy LGPO preset)", () => {
+  it("train on the CPU with no network (2 steps of the fully on-policy LGPO preset)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lgpo-cpu-preset-"));
     try {
-      const r = runCli(
+      const r = await runCli(
         [
           "train",
           "--config",

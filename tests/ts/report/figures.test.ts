@@ -30,7 +30,7 @@ function paths(svg: string) {
 }
 
 describe("renderFigures", () => {
-  it("draws each seed group as a line and a band, labelled by arm", () => {
+  it("draws each seed group as a line and a band, labelled by arm", async () => {
     const [figure] = renderFigures(dirs, { keys: ["reward/mean"] });
     const { lines, bands } = paths(figure!.svg);
     expect(lines).toHaveLength(2);
@@ -46,17 +46,20 @@ describe("renderFigures", () => {
     expect(paths(single!.svg).lines).toHaveLength(4);
   });
 
-  it("names a metric no run has", () => {
+  it("names a metric no run has", async () => {
     expect(() => renderFigures(dirs, { keys: ["reward/mean", "nope/x"] })).toThrow(/no run has the metric `nope\/x`/);
   });
 });
 
 describe("lgpo-run report --svg", () => {
-  it("writes one file per metric, and refuses --svg without --metrics or a bad --smoothing (exit 2)", () => {
+  it("writes one file per metric, and refuses --svg without --metrics or a bad --smoothing (exit 2)", async () => {
     const out = join(tmp, "figs");
-    const r = runCli(["report", ...dirs, "--svg", out, "--metrics", "reward/mean,entropy/mean", "--smoothing", "0.5"], {
-      timeoutMs: 60_000,
-    });
+    const r = await runCli(
+      ["report", ...dirs, "--svg", out, "--metrics", "reward/mean,entropy/mean", "--smoothing", "0.5"],
+      {
+        timeoutMs: 60_000,
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual([`${figureStem("entropy/mean")}.svg`, "reward_mean.svg"]);
     expect(readFileSync(join(out, "reward_mean.svg"), "utf8")).toMatch(/^<svg xmlns/);
@@ -65,7 +68,7 @@ describe("lgpo-run report --svg", () => {
       ["--svg", out, "--metrics", "reward/mean", "--smoothing", "1"],
       ["--metrics", "x"],
     ]) {
-      const bad = runCli(["report", ...dirs, ...args], { timeoutMs: 60_000 });
+      const bad = await runCli(["report", ...dirs, ...args], { timeoutMs: 60_000 });
       expect(bad.code, bad.stderr).toBe(2);
       expect(bad.stderr).toMatch(/--metrics|--smoothing/);
     }

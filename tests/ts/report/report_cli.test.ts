@@ -17,9 +17,9 @@ describe("lgpo-run report", () => {
   const a = writeSyntheticRun(join(tmp, "lgpo-seed0"), { steps: 20, evalEvery: 10 });
   const b = writeSyntheticRun(join(tmp, "grpo-seed0"), { objective: "grpo", steps: 20, evalEvery: 10 });
 
-  it("writes one HTML file holding the page script, uPlot and both runs' data", () => {
+  it("writes one HTML file holding the page script, uPlot and both runs' data", async () => {
     const out = join(tmp, "report.html");
-    const r = run("report", a, b, "--out", out, "--title", "lgpo vs grpo");
+    const r = await run("report", a, b, "--out", out, "--title", "lgpo vs grpo");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/wrote .*report\.html \(\d+ KiB\)/);
     const html = readFileSync(out, "utf8");
@@ -32,16 +32,16 @@ describe("lgpo-run report", () => {
     // nothing loaded from elsewhere (the browser test also checks that the page makes no request)
     expect(/<script[^>]+src=|<link[^>]+href=|url\(\s*['"]?https?:/.test(html)).toBe(false);
     // Without --out the report goes into the first run directory, not the current one.
-    const inRun = runCli(["report", b, a], { cwd: tmp, timeoutMs: 60_000 });
+    const inRun = await runCli(["report", b, a], { cwd: tmp, timeoutMs: 60_000 });
     expect(inRun.code, inRun.stderr).toBe(0);
     expect(existsSync(join(b, "report.html"))).toBe(true);
     expect(readdirSync(tmp).filter((n) => n.startsWith("report.html"))).toEqual(["report.html"]); // only --out's
-    const flat = run("report", a, "--out", join(tmp, "flat.html"), "--no-seed-bands");
+    const flat = await run("report", a, "--out", join(tmp, "flat.html"), "--no-seed-bands");
     expect(flat.code, flat.stderr).toBe(0);
     expect(readFileSync(join(tmp, "flat.html"), "utf8")).toContain('"seedBands":false');
   });
 
-  it("exits 2 with a one-line message naming the bad directory, file or line, writing nothing", () => {
+  it("exits 2 with a one-line message naming the bad directory, file or line, writing nothing", async () => {
     const out = join(tmp, "never.html");
     const noMetrics = join(tmp, "no-metrics");
     mkdirSync(noMetrics, { recursive: true });
@@ -57,7 +57,7 @@ describe("lgpo-run report", () => {
       [[], /missing required argument/],
     ];
     for (const [args, message] of cases) {
-      const r = run("report", ...args, "--out", out);
+      const r = await run("report", ...args, "--out", out);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
@@ -65,10 +65,10 @@ describe("lgpo-run report", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("documents every option in --help", () => {
-    const help = run("report", "--help").stdout;
+  it("documents every option in --help", async () => {
+    const help = (await run("report", "--help")).stdout;
     for (const o of ["--out", "--no-seed-bands", "--title", "run_dir"]) expect(help).toContain(o);
-    const dash = run("dashboard", "--help").stdout;
+    const dash = (await run("dashboard", "--help")).stdout;
     for (const o of ["--port", "--no-seed-bands", "--title", "127.0.0.1"]) expect(dash).toContain(o);
   });
 });
@@ -129,8 +129,8 @@ describe("lgpo-run dashboard", () => {
     expect(stillAlive).toBe(false);
   });
 
-  it("exits 2 naming a missing run directory", () => {
-    const r = run("dashboard", join(tmp, "nope"), "--port", "0");
+  it("exits 2 naming a missing run directory", async () => {
+    const r = await run("dashboard", join(tmp, "nope"), "--port", "0");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/nope: no such directory/);
   });

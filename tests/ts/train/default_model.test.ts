@@ -26,7 +26,7 @@ const run = (args: string[]) => runCli(args, { timeoutMs: 240_000 });
 const card = () => JSON.parse(readFileSync(join(MODEL, "lgpo.json"), "utf8"));
 
 describe("the shipped model", () => {
-  it("is a standard checkpoint of at most 10 MB with its build record", () => {
+  it("is a standard checkpoint of at most 10 MB with its build record", async () => {
     const files = readdirSync(MODEL).sort();
     expect(files).toEqual(
       expect.arrayContaining([
@@ -48,7 +48,7 @@ describe("the shipped model", () => {
     expect(build.held_out_greedy_success.after_sft).toBeGreaterThan(build.held_out_greedy_success.before_sft);
   });
 
-  it("tokenizes Countdown prompts and solutions losslessly, with single-id chat tokens", () => {
+  it("tokenizes Countdown prompts and solutions losslessly, with single-id chat tokens", async () => {
     const tok = Tokenizer.fromDir(MODEL);
     const { countdown: ranges, prompt } = card();
     const source = new GeneratorSource(50, 3, ranges, new Set());
@@ -65,7 +65,7 @@ describe("the shipped model", () => {
   });
 
   it("`lgpo-run eval` reports its held-out greedy accuracy as JSON, as greedy decoding and the verifier count it", async () => {
-    const r = run(["eval", "--model", MODEL, "--task", "countdown", "--n", "20", "--greedy"]);
+    const r = await run(["eval", "--model", MODEL, "--task", "countdown", "--n", "20", "--greedy"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     // Recomputed through the SDK: greedy decoding of the 20 held-out prompts, scored by the verifier.
@@ -86,7 +86,7 @@ describe("the shipped model", () => {
 });
 
 describe("configs/default.yaml", () => {
-  it("trains the shipped model on the task of its card, with the held-out tasks never drawn", () => {
+  it("trains the shipped model on the task of its card, with the held-out tasks never drawn", async () => {
     const config = resolveConfig(readConfigFile(join(REPO_ROOT, "configs/default.yaml")));
     expect(config.model.path).toBe(MODEL);
     expect(config.data.generator).toMatchObject(card().countdown);
@@ -96,7 +96,7 @@ describe("configs/default.yaml", () => {
     for (let i = 0; i < 500; i++) expect(held.has(countdownKey(source.task(0, i)))).toBe(false);
   });
 
-  it("runs a few LGPO steps and a few SFT steps on the shipped model", () => {
+  it("runs a few LGPO steps and a few SFT steps on the shipped model", async () => {
     const rl = join(tmp, "rl");
     const over = [
       "--set",
@@ -108,7 +108,7 @@ describe("configs/default.yaml", () => {
       "--set",
       "checkpoint.every=0",
     ];
-    const r = run(["train", "--run-dir", rl, ...over]);
+    const r = await run(["train", "--run-dir", rl, ...over]);
     expect(r.code, r.stderr).toBe(0);
     const lines = readJsonlObjects(join(rl, "metrics.jsonl"));
     expect(lines.filter((l) => "reward/mean" in l)).toHaveLength(2);
@@ -136,7 +136,7 @@ describe("configs/default.yaml", () => {
         checkpoint: { every: 0 },
       }),
     );
-    const s = run(["sft", "--config", config, "--run-dir", join(tmp, "sft")]);
+    const s = await run(["sft", "--config", config, "--run-dir", join(tmp, "sft")]);
     expect(s.code, s.stderr).toBe(0);
     const sft = readJsonlObjects(join(tmp, "sft", "metrics.jsonl")).filter((l) => "loss" in l);
     expect(sft).toHaveLength(2);

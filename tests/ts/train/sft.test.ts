@@ -3,7 +3,6 @@
  * the scored log-probs), it learns, both example formats tokenize as documented, and the CLI
  * writes a run directory that resumes.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +15,7 @@ import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { Policy } from "../../../ts/src/sdk/policy.js";
 import { Tokenizer } from "../../../ts/src/sdk/tokenizer.js";
 import { sft } from "../../../ts/src/trainer/sft.js";
-import { REPO_ROOT } from "../data_files.js";
+import { runCli } from "../cli_runner.js";
 import { tinyByteModel } from "./tiny_model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-sft-"));
@@ -115,7 +114,7 @@ describe("sft", () => {
     expect(short.tooLong).toBe(1);
   });
 
-  it("runs from the CLI with a run directory, checkpoints and --resume", () => {
+  it("runs from the CLI with a run directory, checkpoints and --resume", async () => {
     const file = join(tmp, "sft.yaml");
     writeFileSync(
       file,
@@ -127,22 +126,17 @@ describe("sft", () => {
         checkpoint: { every: 2 },
       }),
     );
-    const bin = join(REPO_ROOT, "ts/bin/lgpo-run.js");
     const dir = join(tmp, "cli");
-    const r = spawnSync(process.execPath, [bin, "sft", "--config", file, "--run-dir", dir], { encoding: "utf8" });
-    expect(r.status, r.stderr).toBe(0);
+    const r = await runCli(["sft", "--config", file, "--run-dir", dir], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/step 4\/4 +loss/);
     expect(readJsonlObjects(join(dir, "metrics.jsonl")).map((l) => l.step)).toEqual([1, 2, 3, 4]);
     expect(existsSync(join(dir, "checkpoints/step-4/model.safetensors"))).toBe(true);
-    const again = spawnSync(process.execPath, [bin, "sft", "--resume", dir, "--set", "trainer.epochs=3"], {
-      encoding: "utf8",
-    });
-    expect(again.status, again.stderr).toBe(0);
+    const again = await runCli(["sft", "--resume", dir, "--set", "trainer.epochs=3"], { timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
     expect(readJsonlObjects(join(dir, "metrics.jsonl")).map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
-    const noData = spawnSync(process.execPath, [bin, "sft", "--config", file, "--set", "sft.dataset=null"], {
-      encoding: "utf8",
-    });
-    expect(noData.status).toBe(2);
+    const noData = await runCli(["sft", "--config", file, "--set", "sft.dataset=null"], { timeoutMs: 120_000 });
+    expect(noData.code).toBe(2);
     expect(noData.stderr).toMatch(/sft\.dataset is required/);
   });
 });
