@@ -60,7 +60,7 @@ const untimed = (dir: string) =>
   );
 
 describe("sweep plans", () => {
-  it("resolve paths against the plan file and order runs seed-major", () => {
+  it("resolve paths against the plan file and order runs seed-major", async () => {
     const plan = readPlan(planFile);
     expect(plan.out).toBe(join(tmp, "runs"));
     expect(plan.arms.map((a) => [a.name, a.config, a.set, a.seeds])).toEqual([
@@ -83,7 +83,7 @@ describe("sweep plans", () => {
     expect(() => planRuns(plan, { only: ["gspo"] })).toThrow(/--only: no arm named gspo .*arms: lgpo, grpo/);
   });
 
-  it("name every bad field", () => {
+  it("name every bad field", async () => {
     const bad = join(tmp, "bad.yaml");
     for (const [doc, message] of [
       [{ name: "x", arms: { a: "a.yaml" }, speed: 2 }, /Unrecognized key.*speed/],
@@ -100,25 +100,25 @@ describe("sweep plans", () => {
 });
 
 describe("lgpo-run sweep", () => {
-  it("runs, skips what is done, and resumes a run killed mid-checkpoint to the uninterrupted metrics", () => {
+  it("runs, skips what is done, and resumes a run killed mid-checkpoint to the uninterrupted metrics", async () => {
     // The first run (lgpo seed 0) dies writing its step-4 checkpoint: the sweep stops there, failed.
-    const killed = sweep([planFile], { LGPO_FAULT: "checkpoint-write@4" });
+    const killed = await sweep([planFile], { LGPO_FAULT: "checkpoint-write@4" });
     expect(killed.code).toBe(1);
     expect(killed.stderr).toMatch(/lgpo seed 0 failed \(exit SIGKILL\)/);
-    const list = sweep([planFile, "--list"]);
+    const list = await sweep([planFile, "--list"]);
     expect(list.stdout.split("\n").map((l) => l.split("\t").slice(0, 3).join(" "))).toEqual([
       "resume lgpo 0",
       "new lgpo 1",
       "new grpo 1",
       "",
     ]);
-    const done = sweep([planFile]);
+    const done = await sweep([planFile]);
     expect(done.code, done.stderr).toBe(0);
     expect(JSON.parse(done.stdout)).toEqual({ status: "completed", ran: 3, skipped: 0 });
-    const again = sweep([planFile]);
+    const again = await sweep([planFile]);
     expect(JSON.parse(again.stdout)).toEqual({ status: "completed", ran: 0, skipped: 3 });
     // The resumed run equals one run without interruption.
-    const whole = runCli(
+    const whole = await runCli(
       [
         "train",
         "--config",
@@ -149,6 +149,21 @@ describe("lgpo-run sweep", () => {
         readFileSync(join(tmp, "runs", run, "metrics.jsonl"), "utf8"),
       );
     }
+    // A fresh clone has the committed results but no run directories: those runs count as done,
+    // unless the plan now asks another config of them.
+    rmSync(join(tmp, "runs"), { recursive: true, force: true });
+    writeFileSync(
+      join(tmp, "results/grpo/seed-1/config.yaml"),
+      readFileSync(join(tmp, "results/grpo/seed-1/config.yaml"), "utf8").replace("n_updates: 1", "n_updates: 2"),
+    );
+    const fresh = await sweep([planFile, "--list"]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout.split("\n").map((l) => l.split("\t").slice(0, 3).join(" "))).toEqual([
+      "kept lgpo 0",
+      "kept lgpo 1",
+      "new grpo 1",
+      "",
+    ]);
   });
 });
 
@@ -177,18 +192,18 @@ describe("lgpo-run sweep on Ctrl-C", () => {
     const code = await new Promise((r) => child.on("exit", (c) => r(c)));
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/stopped during lgpo seed 0; run it again to continue/);
-    const list = sweep([plan, "--list"]);
+    const list = await sweep([plan, "--list"]);
     expect(list.stdout).toMatch(/^resume\tlgpo\t0\t/);
   }, 120_000);
 });
 
 describe("the reproduction plans (experiments/paper)", () => {
-  it("start every arm (--quick: 2 steps, first seed, no eval)", () => {
+  it("start every arm (--quick: 2 steps, first seed, no eval)", async () => {
     const plans = readdirSync(join(REPO_ROOT, "experiments/paper")).filter((f) => f.endsWith(".yaml"));
     expect(plans.length).toBeGreaterThanOrEqual(5);
     const out = join(tmp, "paper");
     for (const plan of plans) {
-      const r = sweep([join(REPO_ROOT, "experiments/paper", plan), "--quick", "--out", out]);
+      const r = await sweep([join(REPO_ROOT, "experiments/paper", plan), "--quick", "--out", out]);
       expect(r.code, `${plan}: ${r.stderr.slice(-2000)}`).toBe(0);
     }
     for (const arm of readdirSync(`${out}-quick`)) {

@@ -19,8 +19,9 @@ export function registerSweep(cli: Command): void {
     .command("sweep")
     .description(
       "run every arm × seed of a sweep plan (YAML: arms = training configs with --set overrides) one after another " +
-        "into <out>/<arm>/seed-<n>, seed-major; finished runs are skipped and an interrupted one resumes from its " +
-        "checkpoint, so running it again continues the sweep (experiments/README.md)",
+        "into <out>/<arm>/seed-<n>, seed-major; finished runs (and runs whose results the plan's `results` keeps, " +
+        "with the same config) are skipped and an interrupted one resumes from its checkpoint, so running it again " +
+        "continues the sweep (experiments/README.md)",
     )
     .argument("<plan>", "sweep plan file")
     .option("--quick", "every arm at its first seed for 2 steps with no eval, into <out>-quick", false)

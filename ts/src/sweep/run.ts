@@ -2,17 +2,27 @@
  * Runs a sweep plan's runs one after another, seed-major (every arm at the first seed before any
  * at the second, so a sweep cut short still compares arms), each as a child `lgpo-run train`. A
  * finished run (summary.json "completed") is skipped, one with a checkpoint is resumed, one without
- * is started over: a sweep stopped at any point continues where it was when run again.
+ * is started over: a sweep stopped at any point continues where it was when run again. A run whose
+ * run directory is gone but whose results were kept (committed under the plan's `results`) counts
+ * as finished too, so a fresh clone continues a sweep instead of rerunning it.
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import YAML from "yaml";
+
+import { loadConfig, resolveConfig } from "../config/load.js";
+import { RUN_FILES } from "../logging/run_layout.js";
+import { unsafeChanges } from "../trainer/resume_check.js";
 import type { SweepArm, SweepPlan } from "./plan.js";
 
-/** Where a run stands: finished, resumable from a checkpoint, or to be started. */
-export type RunStatus = "done" | "resume" | "new";
+/**
+ * Where a run stands: finished, finished with only its results kept (no run directory), resumable
+ * from a checkpoint, or to be started.
+ */
+export type RunStatus = "done" | "kept" | "resume" | "new";
 
 /** One (arm, seed) of a plan. */
 export interface SweepRun {
@@ -47,19 +57,47 @@ export interface SweepSummary {
 const CLI = fileURLToPath(new URL("../../bin/lgpo-run.js", import.meta.url));
 const QUICK_SETS = ["trainer.steps=2", "eval.benchmarks=[]", "checkpoint.every=0", "trainer.kl_to_initial_every=1"];
 /** A run's small outputs: what `results` keeps of it. */
-export const RESULT_FILES = ["metrics.jsonl", "summary.json", "config.yaml"] as const;
+export const RESULT_FILES = [RUN_FILES.metrics, RUN_FILES.summary, RUN_FILES.config] as const;
 
 /** The status of the run directory `dir`. */
 export function runStatus(dir: string): RunStatus {
-  const summary = join(dir, "summary.json");
-  if (existsSync(summary)) {
-    try {
-      if (JSON.parse(readFileSync(summary, "utf8")).status === "completed") return "done";
-    } catch {
-      // A torn summary: the checkpoint decides.
-    }
+  if (completed(dir)) return "done"; // a torn summary: the checkpoint decides
+  return existsSync(join(dir, RUN_FILES.checkpoints, "latest")) ? "resume" : "new";
+}
+
+/** Whether `dir` holds a summary.json that says the run completed. */
+function completed(dir: string): boolean {
+  const summary = join(dir, RUN_FILES.summary);
+  if (!existsSync(summary)) return false;
+  try {
+    return JSON.parse(readFileSync(summary, "utf8")).status === "completed";
+  } catch {
+    return false; // a torn summary
   }
-  return existsSync(join(dir, "checkpoints", "latest")) ? "resume" : "new";
+}
+
+/**
+ * Whether the results kept in `results` are those of `arm` at `seed` as the plan says it now: a
+ * kept run whose config differs (outside what a resume may change) is run again.
+ */
+function keptMatches(results: string, arm: SweepArm, seed: number): boolean {
+  if (!completed(results)) return false;
+  const file = join(results, RUN_FILES.config);
+  if (!existsSync(file)) return false;
+  const now = loadConfig({ file: arm.config, set: [...arm.set, `seed=${seed}`] });
+  try {
+    const kept = resolveConfig(YAML.parse(readFileSync(file, "utf8")), file);
+    return unsafeChanges(kept, now).length === 0;
+  } catch {
+    return false; // results of a config this version no longer accepts: run it again
+  }
+}
+
+/** The status of a run's directory, or "kept" where only its matching results are left. */
+function sweepRunStatus(dir: string, arm: SweepArm, seed: number, results: string | null): RunStatus {
+  const status = runStatus(dir);
+  if (status === "new" && results !== null && !existsSync(dir) && keptMatches(results, arm, seed)) return "kept";
+  return status;
 }
 
 /** The plan's runs in the order they run, with their status. */
@@ -81,7 +119,8 @@ export function planRuns(plan: SweepPlan, options: Pick<SweepOptions, "quick" | 
       .filter((a) => a.seeds.includes(seed))
       .map((arm) => {
         const dir = join(out, arm.name, `seed-${seed}`);
-        return { arm, seed, dir, status: runStatus(dir) };
+        const kept = options.quick || !plan.results ? null : join(plan.results, arm.name, `seed-${seed}`);
+        return { arm, seed, dir, status: sweepRunStatus(dir, arm, seed, kept) };
       }),
   );
 }
@@ -122,6 +161,10 @@ export async function runSweep(plan: SweepPlan, options: SweepOptions = {}): Pro
   try {
     for (const [i, run] of runs.entries()) {
       const label = `${run.arm.name} seed ${run.seed}`;
+      if (run.status === "kept") {
+        skipped++;
+        continue;
+      }
       if (run.status !== "done") {
         if (run.status === "new") rmSync(run.dir, { recursive: true, force: true });
         log(`sweep ${plan.name} [${i + 1}/${runs.length}]: ${label} (${run.status === "new" ? "start" : "resume"})`);
