@@ -9,9 +9,16 @@ use crate::errors::{core_error, invalid};
 use lgpo_core::generate::SamplingParams;
 use lgpo_core::model::Sequence;
 
-/// A device name: `cpu`, `cuda` or `cuda:N` (see `lgpo_core::device::parse_device`).
+/// A device name: `cpu`, `cuda` or `cuda:N`, the core's default when `None` (see
+/// `lgpo_core::device::parse_device`).
 pub fn device(name: Option<&str>) -> Result<Device> {
-    core(lgpo_core::device::parse_device(name.unwrap_or("cpu")))
+    core(lgpo_core::device::parse_device_or_default(name))
+}
+
+/// A seed from JS (an integer below 2^53; default 0); a negative one is refused, naming `what`.
+pub fn seed(value: Option<i64>, what: &str) -> Result<u64> {
+    let seed = value.unwrap_or(0);
+    u64::try_from(seed).map_err(|_| invalid(format!("{what} must be a non-negative integer, got {seed}")))
 }
 
 /// A dtype name: `f32`, `bf16` or `f16`; the default is f32 on CPU and bf16 on CUDA.
@@ -56,17 +63,14 @@ pub struct SamplingOptions {
 impl SamplingOptions {
     pub fn to_core(&self) -> Result<SamplingParams> {
         let d = SamplingParams::default();
-        let seed = self.seed.unwrap_or(0);
-        if seed < 0 {
-            return Err(invalid(format!("seed must be a non-negative integer, got {seed}")));
-        }
+        let seed = seed(self.seed, "seed")?;
         Ok(SamplingParams {
             temperature: self.temperature.map_or(d.temperature, |t| t as f32),
             top_k: self.top_k.map_or(d.top_k, |k| k as usize),
             top_p: self.top_p.map_or(d.top_p, |p| p as f32),
             max_new_tokens: self.max_new_tokens.map_or(d.max_new_tokens, |n| n as usize),
             stop_token_ids: self.stop_token_ids.clone().unwrap_or_default(),
-            seed: seed as u64,
+            seed,
             samples_per_prompt: self.n.map_or(d.samples_per_prompt, |n| n as usize),
             vocab_limit: self.vocab_limit.map(|l| l as usize),
         })

@@ -30,6 +30,13 @@ pub fn compute_threads() -> u32 {
     lgpo_core::compute_threads() as u32
 }
 
+/// The top-level files of a checkpoint other than its weights: `config.json` and the files the
+/// core carries over on save. The hub client downloads these.
+#[napi_derive::napi(js_name = "checkpointFiles")]
+pub fn checkpoint_files() -> Vec<String> {
+    std::iter::once("config.json").chain(lgpo_core::checkpoint::CARRIED_FILES).map(String::from).collect()
+}
+
 /// FLOP/s of an `n × n` f32 matmul on the CPU through candle, the best of `repeats` after a
 /// warm-up: the machine's GEMM peak that benchmarks report model FLOPs utilisation against. Runs
 /// on the JS thread (a benchmark call, not for use while other work is pending).

@@ -1,21 +1,22 @@
 //! The trainable policy: load, generate, score, train, save, dispose. Every heavy call is an
-//! `AsyncTask` (libuv's thread pool), so the JS thread never blocks on tensor work.
+//! `AsyncTask` (libuv's thread pool), so the JS thread never blocks on tensor work: one generic
+//! [`PolicyTask`] runs a closure on the policy behind its lock.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use candle_core::DType;
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
 
 use crate::convert::{core, device, dtype, from_json, rows_f32, values_f64, SamplingOptions, SequenceInput};
 use crate::errors::{guard, invalid};
+use lgpo_core::checkpoint::save_pretrained;
 use lgpo_core::generate::{generate, FinishReason};
 use lgpo_core::model::{Qwen2, Sequence};
 use lgpo_core::objectives::{Objective, ObjectiveConfig};
-use lgpo_core::optim::AdamW;
 use lgpo_core::policy::{Minibatch, Policy, TrainConfig};
 
 /// The core policy behind a lock; `None` once disposed.
@@ -90,42 +91,6 @@ pub struct GenerationOutput {
     pub finish_reason: String,
 }
 
-pub struct GenerateTask {
-    shared: Shared,
-    prompts: Vec<Vec<u32>>,
-    params: lgpo_core::generate::SamplingParams,
-}
-
-impl Task for GenerateTask {
-    type Output = Vec<GenerationOutput>;
-    type JsValue = Vec<GenerationOutput>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| {
-            with_policy(&self.shared, |p| {
-                let out = core(generate(p.model(), &self.prompts, &self.params))?;
-                Ok(out
-                    .into_iter()
-                    .map(|g| GenerationOutput {
-                        logprobs: values_f64(&g.logprobs),
-                        entropy: values_f64(&g.entropies),
-                        tokens: g.tokens,
-                        finish_reason: match g.finish_reason {
-                            FinishReason::Stop => "stop",
-                            FinishReason::Length => "length",
-                        }
-                        .to_string(),
-                    })
-                    .collect())
-            })
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output)
-    }
-}
-
 /// Log-probs and entropies of one sequence's response tokens.
 #[napi(object)]
 pub struct ScoreOutput {
@@ -133,38 +98,6 @@ pub struct ScoreOutput {
     pub entropy: Vec<f64>,
     /// Mean log-prob of the response: the quantity LGPO's gate compares with τ.
     pub mean_logprob: f64,
-}
-
-pub struct ScoreTask {
-    shared: Shared,
-    sequences: Vec<Sequence>,
-    micro_batch_size: Option<u32>,
-}
-
-impl Task for ScoreTask {
-    type Output = Vec<ScoreOutput>;
-    type JsValue = Vec<ScoreOutput>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| {
-            with_policy(&self.shared, |p| {
-                let micro = self.micro_batch_size.map_or(p.config().micro_batch_size, |m| m as usize);
-                let scores = core(p.score(&self.sequences, micro))?;
-                Ok(scores
-                    .into_iter()
-                    .map(|s| {
-                        let n = s.logprobs.len().max(1) as f64;
-                        let mean_logprob = s.logprobs.iter().map(|&v| v as f64).sum::<f64>() / n;
-                        ScoreOutput { logprobs: values_f64(&s.logprobs), entropy: values_f64(&s.entropy), mean_logprob }
-                    })
-                    .collect())
-            })
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output)
-    }
 }
 
 /// One optimizer step's data.
@@ -201,82 +134,49 @@ pub struct TrainStepOutput {
     pub sequences: Vec<SequenceOutcomeOutput>,
 }
 
-pub struct TrainTask {
+/// Work on the policy, run off the JS thread.
+type Job<T> = Box<dyn FnOnce(&mut Policy) -> Result<T> + Send>;
+
+/// A [`Job`] as a napi task on libuv's pool; every policy method that touches tensors is one.
+pub struct PolicyTask<T> {
     shared: Shared,
-    minibatch: Minibatch,
-    objective: ObjectiveConfig,
+    job: Option<Job<T>>,
 }
 
-impl Task for TrainTask {
-    type Output = TrainStepOutput;
-    type JsValue = TrainStepOutput;
+impl<T: ToNapiValue + TypeName + Send + 'static> Task for PolicyTask<T> {
+    type Output = T;
+    type JsValue = T;
 
-    fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| {
-            let objective = core(Objective::from_config(&self.objective))?;
-            with_policy(&self.shared, |p| {
-                let outcome = core(p.train_step(&self.minibatch, &objective))?;
-                Ok(TrainStepOutput {
-                    metrics: outcome.metrics.into_iter().collect(),
-                    sequences: outcome
-                        .sequences
-                        .into_iter()
-                        .map(|s| SequenceOutcomeOutput { gated: s.gated, mean_logprob: s.mean_logprob })
-                        .collect(),
-                })
-            })
-        })
+    fn compute(&mut self) -> Result<T> {
+        let job = self.job.take().ok_or_else(|| invalid("this task already ran"))?;
+        guard(|| with_policy(&self.shared, job))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+    fn resolve(&mut self, _env: Env, output: T) -> Result<T> {
         Ok(output)
     }
 }
 
-/// Work on the policy that returns nothing.
-type Job = Box<dyn FnOnce(&mut Policy) -> lgpo_core::Result<()> + Send>;
-
-/// A [`Job`] run off the JS thread (optimizer state I/O).
-pub struct PolicyJob {
-    shared: Shared,
-    job: Option<Job>,
-}
-
-impl Task for PolicyJob {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        let job = self.job.take().ok_or_else(|| invalid("this task already ran"))?;
-        guard(|| with_policy(&self.shared, |p| core(job(p))))
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
+impl NativePolicy {
+    /// `job` as a task on this policy.
+    fn task<T>(&self, job: impl FnOnce(&mut Policy) -> Result<T> + Send + 'static) -> AsyncTask<PolicyTask<T>>
+    where
+        T: ToNapiValue + TypeName + Send + 'static,
+    {
+        AsyncTask::new(PolicyTask { shared: self.shared.clone(), job: Some(Box::new(job)) })
     }
 }
 
-pub struct SaveTask {
-    shared: Shared,
-    dir: String,
-    dtype: DType,
-    source: PathBuf,
-}
-
-impl Task for SaveTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        guard(|| {
-            with_policy(&self.shared, |p| {
-                core(lgpo_core::checkpoint::save_pretrained(p.model(), &self.dir, self.dtype, Some(&self.source)))
-            })
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
+fn generation_output(g: lgpo_core::generate::Generation) -> GenerationOutput {
+    GenerationOutput {
+        logprobs: values_f64(&g.logprobs),
+        entropy: values_f64(&g.entropies),
+        tokens: g.tokens,
+        finish_reason: match g.finish_reason {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+        }
+        .to_string(),
     }
 }
 
@@ -296,25 +196,47 @@ impl NativePolicy {
         &self,
         prompts: Vec<Vec<u32>>,
         options: Option<SamplingOptions>,
-    ) -> Result<AsyncTask<GenerateTask>> {
+    ) -> Result<AsyncTask<PolicyTask<Vec<GenerationOutput>>>> {
         let params = match options {
             Some(o) => o.to_core()?,
             None => lgpo_core::generate::SamplingParams::default(),
         };
-        Ok(AsyncTask::new(GenerateTask { shared: self.shared.clone(), prompts, params }))
+        Ok(self.task(move |p| {
+            let out = core(generate(p.model(), &prompts, &params))?;
+            Ok(out.into_iter().map(generation_output).collect())
+        }))
     }
 
     /// Log-probs and entropies of each sequence's response tokens, without gradient.
     #[napi(ts_return_type = "Promise<ScoreOutput[]>")]
-    pub fn logprobs(&self, sequences: Vec<SequenceInput>, micro_batch_size: Option<u32>) -> AsyncTask<ScoreTask> {
-        let sequences = sequences.iter().map(Sequence::from).collect();
-        AsyncTask::new(ScoreTask { shared: self.shared.clone(), sequences, micro_batch_size })
+    pub fn logprobs(
+        &self,
+        sequences: Vec<SequenceInput>,
+        micro_batch_size: Option<u32>,
+    ) -> AsyncTask<PolicyTask<Vec<ScoreOutput>>> {
+        let sequences: Vec<Sequence> = sequences.iter().map(Sequence::from).collect();
+        self.task(move |p| {
+            let micro = micro_batch_size.map_or(p.config().micro_batch_size, |m| m as usize);
+            let scores = core(p.score(&sequences, micro))?;
+            Ok(scores
+                .into_iter()
+                .map(|s| ScoreOutput {
+                    mean_logprob: s.mean_logprob(),
+                    logprobs: values_f64(&s.logprobs),
+                    entropy: values_f64(&s.entropy),
+                })
+                .collect())
+        })
     }
 
     /// One optimizer step of `objective` (the core's `ObjectiveConfig` as JSON) on `minibatch`;
     /// resolves to the step's metrics and one outcome per sequence.
     #[napi(js_name = "trainStep", ts_return_type = "Promise<TrainStepOutput>")]
-    pub fn train_step(&self, minibatch: MinibatchInput, objective: serde_json::Value) -> Result<AsyncTask<TrainTask>> {
+    pub fn train_step(
+        &self,
+        minibatch: MinibatchInput,
+        objective: serde_json::Value,
+    ) -> Result<AsyncTask<PolicyTask<TrainStepOutput>>> {
         let objective: ObjectiveConfig = from_json(objective, "objective config")?;
         let minibatch = Minibatch {
             sequences: minibatch.sequences.iter().map(Sequence::from).collect(),
@@ -324,35 +246,41 @@ impl NativePolicy {
             old_is_current: minibatch.old_is_current.unwrap_or(false),
             forced_tokens: minibatch.forced_tokens,
         };
-        Ok(AsyncTask::new(TrainTask { shared: self.shared.clone(), minibatch, objective }))
+        Ok(self.task(move |p| {
+            let objective = core(Objective::from_config(&objective))?;
+            let outcome = core(p.train_step(&minibatch, &objective))?;
+            Ok(TrainStepOutput {
+                metrics: outcome.metrics.into_iter().collect(),
+                sequences: outcome
+                    .sequences
+                    .into_iter()
+                    .map(|s| SequenceOutcomeOutput { gated: s.gated, mean_logprob: s.mean_logprob })
+                    .collect(),
+            })
+        }))
     }
 
     /// Writes the policy as a Hugging Face checkpoint directory (atomically), in `dtype`
     /// (`f32` default, `bf16`, `f16`), carrying the tokenizer files of the loaded directory.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, dir: String, dtype: Option<String>) -> Result<AsyncTask<SaveTask>> {
-        let dtype = crate::convert::dtype(Some(dtype.as_deref().unwrap_or("f32")), &candle_core::Device::Cpu)?;
-        Ok(AsyncTask::new(SaveTask { shared: self.shared.clone(), dir, dtype, source: self.dir.clone() }))
+    pub fn save(&self, dir: String, dtype: Option<String>) -> Result<AsyncTask<PolicyTask<()>>> {
+        let dtype = save_dtype(dtype.as_deref())?;
+        let source = self.dir.clone();
+        Ok(self.task(move |p| core(save_pretrained(p.model(), &dir, dtype, Some(&source)))))
     }
 
     /// Writes the optimizer state (AdamW moments, master weights, step count) to `path`
     /// (safetensors, atomically).
     #[napi(js_name = "saveOptimizer", ts_return_type = "Promise<void>")]
-    pub fn save_optimizer(&self, path: String) -> AsyncTask<PolicyJob> {
-        let job = Box::new(move |p: &mut Policy| p.optimizer().save(&path));
-        AsyncTask::new(PolicyJob { shared: self.shared.clone(), job: Some(job) })
+    pub fn save_optimizer(&self, path: String) -> AsyncTask<PolicyTask<()>> {
+        self.task(move |p| core(p.save_optimizer(&path)))
     }
 
     /// Replaces the optimizer state with the one at `path` (written by `saveOptimizer` for the
     /// same model); the policy's current hyper-parameters are kept.
     #[napi(js_name = "loadOptimizer", ts_return_type = "Promise<void>")]
-    pub fn load_optimizer(&self, path: String) -> AsyncTask<PolicyJob> {
-        let job = Box::new(move |p: &mut Policy| {
-            let optimizer = AdamW::load(&path, p.model().params(), *p.optimizer().config())?;
-            p.set_optimizer(optimizer);
-            Ok(())
-        });
-        AsyncTask::new(PolicyJob { shared: self.shared.clone(), job: Some(job) })
+    pub fn load_optimizer(&self, path: String) -> AsyncTask<PolicyTask<()>> {
+        self.task(move |p| core(p.load_optimizer(&path)))
     }
 
     /// Optimizer steps taken (restored by `loadOptimizer`).
@@ -395,11 +323,8 @@ impl Task for InitTask {
 
     fn compute(&mut self) -> Result<()> {
         guard(|| {
-            let config: lgpo_core::model::Qwen2Config =
-                from_json(self.config.take().unwrap_or_default(), "model config")?;
-            core(config.validate(std::path::Path::new("<config>")))?;
-            let model = core(Qwen2::random(config, self.seed, &candle_core::Device::Cpu, DType::F32))?;
-            core(lgpo_core::checkpoint::save_pretrained(&model, &self.dir, self.dtype, None))
+            let config = from_json(self.config.take().unwrap_or_default(), "model config")?;
+            core(lgpo_core::checkpoint::init_random_checkpoint(config, self.seed, &self.dir, self.dtype))
         })
     }
 
@@ -417,6 +342,15 @@ pub fn init_random_checkpoint(
     seed: Option<i64>,
     dtype: Option<String>,
 ) -> Result<AsyncTask<InitTask>> {
-    let dtype = crate::convert::dtype(Some(dtype.as_deref().unwrap_or("f32")), &candle_core::Device::Cpu)?;
-    Ok(AsyncTask::new(InitTask { dir, config: Some(config), seed: seed.unwrap_or(0).max(0) as u64, dtype }))
+    let dtype = save_dtype(dtype.as_deref())?;
+    let seed = crate::convert::seed(seed, "seed")?;
+    Ok(AsyncTask::new(InitTask { dir, config: Some(config), seed, dtype }))
+}
+
+/// A checkpoint dtype by name, the core's default when `None`.
+fn save_dtype(name: Option<&str>) -> Result<DType> {
+    match name {
+        None => Ok(lgpo_core::checkpoint::DEFAULT_SAVE_DTYPE),
+        Some(name) => dtype(Some(name), &candle_core::Device::Cpu),
+    }
 }

@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
 
-use crate::model::Qwen2;
+use crate::model::{Qwen2, Qwen2Config};
 use crate::{bail_input, Error, Result};
 
 /// Files of a checkpoint directory that are not weights and are carried over on save (`lgpo.json`
-/// is the task card of the project's shipped models).
-const CARRIED_FILES: [&str; 9] = [
+/// is the task card of the project's shipped models). The one list: the hub client downloads
+/// `config.json` and these (through the Node binding's `checkpointFiles`).
+pub const CARRIED_FILES: [&str; 10] = [
     "generation_config.json",
     "chat_template.jinja",
+    "chat_template.json",
     "lgpo.json",
     "tokenizer.json",
     "tokenizer_config.json",
@@ -33,6 +35,18 @@ fn torch_dtype_name(dtype: DType) -> Result<&'static str> {
         DType::F16 => "float16",
         other => bail_input!("checkpoints are saved as f32, bf16 or f16, not {other:?}"),
     })
+}
+
+/// The dtype checkpoints are saved in unless a caller says otherwise: the f32 master weights as
+/// they are.
+pub const DEFAULT_SAVE_DTYPE: DType = DType::F32;
+
+/// Writes a randomly initialised checkpoint (transformers' Qwen2 initialisation from `seed`) of
+/// `config` to `dir` in `dtype`, after checking the config: for tests and benchmarks of shapes.
+pub fn init_random_checkpoint(config: Qwen2Config, seed: u64, dir: impl AsRef<Path>, dtype: DType) -> Result<()> {
+    config.validate(Path::new("<config>"))?;
+    let model = Qwen2::random(config, seed, &candle_core::Device::Cpu, DType::F32)?;
+    save_pretrained(&model, dir, dtype, None)
 }
 
 /// Writes `model` to `dir` as `config.json` + `model.safetensors` with weights in `dtype` (a tied

@@ -10,6 +10,14 @@ use crate::{bail_input, Result};
 /// Whether this build of lgpo-core can run on CUDA devices (the `cuda` cargo feature).
 pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
 
+/// The device when none is named.
+pub const DEFAULT_DEVICE: &str = "cpu";
+
+/// The device called `name`, or [`DEFAULT_DEVICE`] when `None`.
+pub fn parse_device_or_default(name: Option<&str>) -> Result<Device> {
+    parse_device(name.unwrap_or(DEFAULT_DEVICE))
+}
+
 /// The device called `name`: `cpu`, `cuda` (device 0) or `cuda:N`.
 ///
 /// A CUDA device gets its own stream, so every call that uses it is ordered on one stream

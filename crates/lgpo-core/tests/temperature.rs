@@ -82,7 +82,14 @@ fn the_policy_scores_at_its_logprob_temperature() {
             assert!((a - c).abs() > 1e-4, "the temperature was not applied: {a} vs {c}");
         }
     }
-    for bad in [0.0, -1.0, f64::NAN] {
+    // Greedy rollouts (0) have no sampling distribution: they are scored at 1.
+    let greedy = Policy::new(load(), TrainConfig { logprob_temperature: 0.0, ..TrainConfig::default() }).unwrap();
+    for (g, p) in greedy.score(&sequences(), 2).unwrap().iter().zip(&plain) {
+        for (a, b) in g.logprobs.iter().zip(&p.logprobs) {
+            assert!((a - b).abs() < 1e-5, "greedy rollouts scored at {a}, at temperature 1 {b}");
+        }
+    }
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
         let config = TrainConfig { logprob_temperature: bad, ..TrainConfig::default() };
         let err = Policy::new(load(), config).err().expect("a bad temperature is refused").to_string();
         assert!(err.contains("logprob_temperature"), "{err}");

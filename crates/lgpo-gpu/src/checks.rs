@@ -15,7 +15,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use lgpo_core::device::dtype_name;
 use lgpo_core::generate::{generate, SamplingParams};
-use lgpo_core::model::{token_stats_naive, Grad, LogprobPath, Qwen2, Sequence, SequenceBatch, TokenStats};
+use lgpo_core::model::{Grad, LogprobPath, Qwen2, Sequence, SequenceBatch, TokenStats};
+use lgpo_core::ops::token_stats_slow;
 use lgpo_core::ops::{fused_logprob::Chunks, fused_token_stats_chunked, rms_norm, rms_norm_slow, rope, rope_slow};
 use lgpo_core::optim::{AdamW, AdamWConfig};
 use lgpo_core::rng::SplitMix64;
@@ -133,7 +134,7 @@ fn kernels(device: &Device, dtype: DType, seeds: &mut SplitMix64, out: &mut Comp
         let probe = (random(&[n], seeds, 1.0, DType::F32, device)? * Tensor::new(mask, device)?)?;
         let (hv, wv, hr, wr) = (Var::from_tensor(&hidden)?, Var::from_tensor(&head)?, upcast(&hidden)?, upcast(&head)?);
         let fused = fused_token_stats_chunked(&hv, &wv, &targets, chunks)?;
-        let naive = token_stats_naive(&hr, &wr, &targets)?;
+        let naive = token_stats_slow(&hr, &wr, &targets)?;
         let label = format!("fused_logprob {name} {case}");
         out.compare(format!("{label} log-probs"), &fused.logprobs, &naive.logprobs, tol)?;
         out.compare(format!("{label} entropy"), &fused.entropy, &naive.entropy, tol)?;

@@ -59,54 +59,11 @@ enum Command {
     /// Describe the device (name, memory, compute capability, data-sheet bf16 peak).
     Info(Common),
     /// Correctness against the CPU: kernels, optimizer, fixture models, generation.
-    Check {
-        #[command(flatten)]
-        common: Common,
-        /// Folder of the golden fixtures.
-        #[arg(long, default_value = "crates/lgpo-core/tests/fixtures")]
-        fixtures: PathBuf,
-    },
+    Check(CheckArgs),
     /// Speed: a training step, LGPO / GRPO, generation, at a full model shape.
-    Bench {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        shape: Shape,
-        /// Activation checkpointing in the training step.
-        #[arg(long)]
-        checkpointing: bool,
-        /// Timed training steps of each objective (after a warm-up step).
-        #[arg(long, default_value_t = 3)]
-        steps: usize,
-        /// Generation prompts (0: skip generation).
-        #[arg(long, default_value_t = 64)]
-        gen_prompts: usize,
-        /// Samples per prompt.
-        #[arg(long, default_value_t = 8)]
-        gen_samples: usize,
-        /// Tokens per prompt.
-        #[arg(long, default_value_t = 64)]
-        gen_prompt_len: usize,
-        /// New tokens per sample.
-        #[arg(long, default_value_t = 512)]
-        gen_tokens: usize,
-        /// Time budget of the generation measurement, seconds.
-        #[arg(long, default_value_t = 120.0)]
-        gen_budget: f64,
-        /// Side of the bf16 matrix product timed as the achievable peak (0: skip).
-        #[arg(long, default_value_t = 8192)]
-        matmul_size: usize,
-    },
+    Bench(BenchArgs),
     /// Peak memory of a training step with and without activation checkpointing.
-    Memory {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        shape: Shape,
-        /// Measure only this variant, in this process (used by the parent run).
-        #[arg(long, value_parser = ["full", "checkpointed"])]
-        only: Option<String>,
-    },
+    Memory(MemoryArgs),
     /// Print a shape's config.json (for the PyTorch peer script).
     Config {
         #[arg(long, default_value = "qwen2.5-0.5b")]
@@ -122,6 +79,58 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Folder of the golden fixtures.
+    #[arg(long, default_value = "crates/lgpo-core/tests/fixtures")]
+    fixtures: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    shape: Shape,
+    /// Activation checkpointing in the training step.
+    #[arg(long)]
+    checkpointing: bool,
+    /// Timed training steps of each objective (after a warm-up step).
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    /// Generation prompts (0: skip generation).
+    #[arg(long, default_value_t = 64)]
+    gen_prompts: usize,
+    /// Samples per prompt.
+    #[arg(long, default_value_t = 8)]
+    gen_samples: usize,
+    /// Tokens per prompt.
+    #[arg(long, default_value_t = 64)]
+    gen_prompt_len: usize,
+    /// New tokens per sample.
+    #[arg(long, default_value_t = 512)]
+    gen_tokens: usize,
+    /// Time budget of the generation measurement, seconds.
+    #[arg(long, default_value_t = 120.0)]
+    gen_budget: f64,
+    /// Side of the bf16 matrix product timed as the achievable peak (0: skip).
+    #[arg(long, default_value_t = 8192)]
+    matmul_size: usize,
+}
+
+#[derive(Args)]
+struct MemoryArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    shape: Shape,
+    /// Measure only this variant, in this process (used by the parent run).
+    #[arg(long, value_parser = ["full", "checkpointed"])]
+    only: Option<String>,
 }
 
 fn write(out: &Option<PathBuf>, value: &impl Serialize) -> lgpo_core::Result<()> {
@@ -141,107 +150,108 @@ struct CheckReport {
 
 fn run(cli: Cli) -> lgpo_core::Result<bool> {
     match cli.command {
-        Command::Info(common) => {
-            let info = device_info::describe(&parse_device(&common.device)?)?;
-            println!("{}", serde_json::to_string_pretty(&info).expect("serialises"));
-            write(&common.out, &info)?;
-            Ok(true)
-        }
-        Command::Check { common, fixtures } => {
-            let device = parse_device(&common.device)?;
-            let comparisons = checks::run(&device, &fixtures)?;
-            print!("{}", comparisons.table());
-            let report =
-                CheckReport { device: device_info::describe(&device)?, passed: comparisons.all_passed(), comparisons };
-            println!(
-                "{} of {} checks passed",
-                report.comparisons.results.iter().filter(|c| c.passed).count(),
-                report.comparisons.results.len()
-            );
-            write(&common.out, &report)?;
-            Ok(report.passed)
-        }
-        Command::Bench {
-            common,
-            shape,
-            checkpointing,
-            steps,
-            gen_prompts,
-            gen_samples,
-            gen_prompt_len,
-            gen_tokens,
-            gen_budget,
-            matmul_size,
-        } => {
-            let device = parse_device(&common.device)?;
-            let options = bench::BenchOptions {
-                dtype: parse_dtype(shape.dtype.as_deref(), &device)?,
-                model: shape.model,
-                layers: shape.layers,
-                batch: shape.batch,
-                prompt: shape.prompt,
-                response: shape.response,
-                micro_batch: shape.micro_batch,
-                checkpointing,
-                steps: steps.max(1),
-                gen_prompts,
-                gen_samples,
-                gen_prompt_len,
-                gen_tokens,
-                gen_budget_seconds: gen_budget,
-                matmul_size,
-            };
-            let report = bench::run(&device, &options)?;
-            println!("{}", serde_json::to_string_pretty(&report.train).expect("serialises"));
-            write(&common.out, &report)?;
-            Ok(true)
-        }
-        Command::Memory { common, shape, only } => {
-            let options = memory::MemoryOptions {
-                dtype: shape.dtype.unwrap_or_else(|| memory::default_dtype(&common.device).to_string()),
-                model: shape.model,
-                layers: shape.layers,
-                batch: shape.batch,
-                micro_batch: shape.micro_batch,
-                prompt: shape.prompt,
-                response: shape.response,
-            };
-            if let Some(only) = only {
-                let result = memory::measure(&parse_device(&common.device)?, &options, only == "checkpointed")?;
-                println!("{}", serde_json::to_string(&result).expect("serialises"));
-                return Ok(true);
-            }
-            // The parent does not open the device: the children measure it alone.
-            let report = memory::run(&common.device, &options)?;
-            for r in &report.runs {
-                let gib =
-                    |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64));
-                println!(
-                    "checkpointing {:<5}  before the step {:>10}  peak {:>10}  {}",
-                    r.checkpointing,
-                    gib(r.before_step_bytes),
-                    gib(r.peak_bytes),
-                    r.error.as_deref().unwrap_or("ok")
-                );
-            }
-            write(&common.out, &report)?;
-            Ok(report.runs.iter().any(|r| r.checkpointing && r.error.is_none()))
-        }
-        Command::Config { model, layers } => {
-            let mut cfg = lgpo_gpu::shapes::by_name(&model)?;
-            if let Some(layers) = layers {
-                cfg = cfg.with_layers(layers);
-            }
-            println!("{}", serde_json::to_string_pretty(&cfg).expect("serialises"));
-            Ok(true)
-        }
-        Command::Summary { dir, out } => {
-            let summary = summary::summarize(&dir)?;
-            print!("{}", summary::markdown(&summary));
-            write(&out, &summary)?;
-            Ok(true)
-        }
+        Command::Info(common) => run_info(common),
+        Command::Check(args) => run_check(args),
+        Command::Bench(args) => run_bench(args),
+        Command::Memory(args) => run_memory(args),
+        Command::Config { model, layers } => run_config(&model, layers),
+        Command::Summary { dir, out } => run_summary(&dir, &out),
     }
+}
+
+fn run_info(common: Common) -> lgpo_core::Result<bool> {
+    let info = device_info::describe(&parse_device(&common.device)?)?;
+    println!("{}", serde_json::to_string_pretty(&info).expect("serialises"));
+    write(&common.out, &info)?;
+    Ok(true)
+}
+
+fn run_check(args: CheckArgs) -> lgpo_core::Result<bool> {
+    let device = parse_device(&args.common.device)?;
+    let comparisons = checks::run(&device, &args.fixtures)?;
+    print!("{}", comparisons.table());
+    let report = CheckReport { device: device_info::describe(&device)?, passed: comparisons.all_passed(), comparisons };
+    println!(
+        "{} of {} checks passed",
+        report.comparisons.results.iter().filter(|c| c.passed).count(),
+        report.comparisons.results.len()
+    );
+    write(&args.common.out, &report)?;
+    Ok(report.passed)
+}
+
+fn run_bench(args: BenchArgs) -> lgpo_core::Result<bool> {
+    let device = parse_device(&args.common.device)?;
+    let shape = args.shape;
+    let options = bench::BenchOptions {
+        dtype: parse_dtype(shape.dtype.as_deref(), &device)?,
+        model: shape.model,
+        layers: shape.layers,
+        batch: shape.batch,
+        prompt: shape.prompt,
+        response: shape.response,
+        micro_batch: shape.micro_batch,
+        checkpointing: args.checkpointing,
+        steps: args.steps.max(1),
+        gen_prompts: args.gen_prompts,
+        gen_samples: args.gen_samples,
+        gen_prompt_len: args.gen_prompt_len,
+        gen_tokens: args.gen_tokens,
+        gen_budget_seconds: args.gen_budget,
+        matmul_size: args.matmul_size,
+    };
+    let report = bench::run(&device, &options)?;
+    println!("{}", serde_json::to_string_pretty(&report.train).expect("serialises"));
+    write(&args.common.out, &report)?;
+    Ok(true)
+}
+
+fn run_memory(args: MemoryArgs) -> lgpo_core::Result<bool> {
+    let (common, shape) = (args.common, args.shape);
+    let options = memory::MemoryOptions {
+        dtype: shape.dtype.unwrap_or_else(|| memory::default_dtype(&common.device).to_string()),
+        model: shape.model,
+        layers: shape.layers,
+        batch: shape.batch,
+        micro_batch: shape.micro_batch,
+        prompt: shape.prompt,
+        response: shape.response,
+    };
+    if let Some(only) = args.only {
+        let result = memory::measure(&parse_device(&common.device)?, &options, only == "checkpointed")?;
+        println!("{}", serde_json::to_string(&result).expect("serialises"));
+        return Ok(true);
+    }
+    // The parent does not open the device: the children measure it alone.
+    let report = memory::run(&common.device, &options)?;
+    for r in &report.runs {
+        let gib = |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64));
+        println!(
+            "checkpointing {:<5}  before the step {:>10}  peak {:>10}  {}",
+            r.checkpointing,
+            gib(r.before_step_bytes),
+            gib(r.peak_bytes),
+            r.error.as_deref().unwrap_or("ok")
+        );
+    }
+    write(&common.out, &report)?;
+    Ok(report.runs.iter().any(|r| r.checkpointing && r.error.is_none()))
+}
+
+fn run_config(model: &str, layers: Option<usize>) -> lgpo_core::Result<bool> {
+    let mut cfg = lgpo_gpu::shapes::by_name(model)?;
+    if let Some(layers) = layers {
+        cfg = cfg.with_layers(layers);
+    }
+    println!("{}", serde_json::to_string_pretty(&cfg).expect("serialises"));
+    Ok(true)
+}
+
+fn run_summary(dir: &std::path::Path, out: &Option<PathBuf>) -> lgpo_core::Result<bool> {
+    let summary = summary::summarize(dir)?;
+    print!("{}", summary::markdown(&summary));
+    write(out, &summary)?;
+    Ok(true)
 }
 
 #[global_allocator]

@@ -18,13 +18,13 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
 
+pub use crate::ops::TokenStats;
 pub use backprop::ParamGrads;
 pub use batch::{Sequence, SequenceBatch};
 pub use config::Qwen2Config;
 pub use kv_cache::KvCache;
 pub use layers::positions_from_mask;
-pub(crate) use logprobs::check_token_stats_inputs;
-pub use logprobs::{token_stats_naive, LogprobPath, TokenStats};
+pub use logprobs::LogprobPath;
 pub use params::{CheckpointSource, ParamSource, RandomInit};
 pub use weights::CheckpointReader;
 
@@ -52,6 +52,14 @@ pub struct ResponseScores {
     pub logprobs: Vec<f32>,
     /// Entropy of the next-token distribution at each response token.
     pub entropy: Vec<f32>,
+}
+
+impl ResponseScores {
+    /// The mean log-prob of the response (0 for an empty one): the statistic LGPO's gate
+    /// compares with τ, summed in f64.
+    pub fn mean_logprob(&self) -> f64 {
+        self.logprobs.iter().map(|&v| v as f64).sum::<f64>() / self.logprobs.len().max(1) as f64
+    }
 }
 
 /// A Qwen2 causal LM whose parameters are trainable [`Var`]s.

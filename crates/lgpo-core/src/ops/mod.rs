@@ -10,8 +10,7 @@
 //! op's gradient of a large input (the LM head) past candle's zero-fill-and-add accumulation.
 //!
 //! `fused_logprob` turns final hidden states and the LM head into per-token log-probs and
-//! entropies without materialising the logits; its reference is
-//! [`crate::model::token_stats_naive`].
+//! entropies without materialising the logits; its reference is [`token_stats_slow`].
 //!
 //! The kernels run on CPU tensors and, with the `cuda` feature, on CUDA tensors (f32, bf16, f16;
 //! CUDA C++ in `crate::cuda`); elsewhere the public functions use the (differentiable) reference
@@ -27,7 +26,9 @@ pub mod softmax;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use fused_logprob::{fused_token_stats, fused_token_stats_chunked, fused_token_stats_with_sink};
+pub use fused_logprob::{
+    fused_token_stats, fused_token_stats_chunked, fused_token_stats_with_sink, token_stats_slow, TokenStats,
+};
 pub use grad_sink::GradSink;
 pub use head_logits::head_logits;
 pub use rms_norm::{rms_norm, rms_norm_slow};

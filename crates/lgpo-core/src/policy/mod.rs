@@ -43,8 +43,22 @@ pub struct TrainConfig {
     pub activation_checkpointing: bool,
     /// Softmax temperature of every log-prob the objective sees (the training forward and the
     /// old-log-prob pass): the rollout's sampling temperature, so that the policy trained is the
-    /// one that sampled, as verl and TRL do. Default 1.
+    /// one that sampled, as verl and TRL do. Default 1. 0 says the rollouts were greedy: greedy
+    /// decoding has no sampling distribution, so they are scored at 1 (see
+    /// [`TrainConfig::scoring_temperature`]).
     pub logprob_temperature: f64,
+}
+
+impl TrainConfig {
+    /// The temperature log-probs are computed at: [`TrainConfig::logprob_temperature`], or 1 for
+    /// greedy rollouts (0).
+    pub fn scoring_temperature(&self) -> f64 {
+        if self.logprob_temperature == 0.0 {
+            1.0
+        } else {
+            self.logprob_temperature
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -136,8 +150,11 @@ impl Policy {
         if config.max_grad_norm.is_some_and(|m| !(m > 0.0)) {
             bail_input!("max_grad_norm must be positive, got {:?}", config.max_grad_norm);
         }
-        if !(config.logprob_temperature > 0.0 && config.logprob_temperature.is_finite()) {
-            bail_input!("logprob_temperature must be positive and finite, got {}", config.logprob_temperature);
+        if !(config.logprob_temperature >= 0.0 && config.logprob_temperature.is_finite()) {
+            bail_input!(
+                "logprob_temperature must be finite and >= 0 (0: greedy rollouts), got {}",
+                config.logprob_temperature
+            );
         }
         config.schedule.validate()?;
         let optimizer = AdamW::new(model.params(), config.optimizer)?;
@@ -159,6 +176,19 @@ impl Policy {
         self.optimizer = optimizer;
     }
 
+    /// Writes the optimizer state (moments, master weights, step count) to `path` (safetensors,
+    /// atomically).
+    pub fn save_optimizer(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.optimizer.save(path)
+    }
+
+    /// Replaces the optimizer state with the one [`Policy::save_optimizer`] wrote for this model,
+    /// keeping the current hyper-parameters (a resume may change the learning rate's schedule).
+    pub fn load_optimizer(&mut self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.optimizer = AdamW::load(path, self.model.params(), *self.optimizer.config())?;
+        Ok(())
+    }
+
     /// The training settings.
     pub fn config(&self) -> &TrainConfig {
         &self.config
@@ -167,7 +197,7 @@ impl Policy {
     /// Log-probs and entropies of the responses without gradient, at the configured
     /// [`TrainConfig::logprob_temperature`] (the old-policy pass; a reference policy's scores).
     pub fn score(&self, sequences: &[Sequence], micro_batch_size: usize) -> Result<Vec<ResponseScores>> {
-        self.model.score_at(sequences, micro_batch_size, self.config.logprob_temperature)
+        self.model.score_at(sequences, micro_batch_size, self.config.scoring_temperature())
     }
 
     /// Old log-probs for `rollout` if `objective` needs them, else `None` (LGPO never computes
@@ -201,13 +231,7 @@ impl Policy {
     /// Summed, exactly normalised gradients of `objective` on `minibatch`, micro-batch by
     /// micro-batch; the parameters are not changed.
     pub fn gradients(&self, minibatch: &Minibatch, objective: &Objective) -> Result<Gradients> {
-        minibatch.validate()?;
-        if objective.needs_old_logprobs() && minibatch.old_logprobs.is_none() && !minibatch.old_is_current {
-            bail_input!("objective `{}` needs minibatch.old_logprobs (or old_is_current)", objective.name());
-        }
-        if objective.needs_ref_logprobs() && minibatch.ref_logprobs.is_none() {
-            bail_input!("the KL penalty needs minibatch.ref_logprobs");
-        }
+        check_inputs_for(minibatch, objective)?;
         let norm = Normalizer::from_lengths(minibatch.sequences.iter().map(|s| s.response.len()));
         let skip = self.config.skip_zero_advantage && objective.allows_skipping_zero_advantage();
         let evaluated: Vec<usize> =
@@ -223,7 +247,7 @@ impl Policy {
         for (chunk_index, chunk) in evaluated.chunks(self.config.micro_batch_size).enumerate() {
             let micro = minibatch.select(chunk);
             let batch = SequenceBatch::new(&micro.sequences, self.model.config().vocab_size, device)?
-                .with_temperature(self.config.logprob_temperature)?;
+                .with_temperature(self.config.scoring_temperature())?;
             let width = batch.response_width;
             let old = match &micro.old_logprobs {
                 Some(rows) => Some(padded_rows(rows, width, device)?),
@@ -257,14 +281,7 @@ impl Policy {
             for ((&i, &gated), &mean) in chunk.iter().zip(&gated).zip(&means) {
                 sequences[i] = SequenceOutcome { gated: Some(gated), mean_logprob: Some(mean) };
             }
-            for (acc, g) in grads.iter_mut().zip(micro_grads) {
-                if let Some(g) = g {
-                    *acc = Some(match acc.take() {
-                        Some(sum) => (sum + g)?,
-                        None => g,
-                    });
-                }
-            }
+            accumulate(&mut grads, micro_grads)?;
         }
         // Skipped sequences count in the sequence fractions (as zero-advantage, not gated: their
         // likelihood was never computed); token means are over evaluated tokens.
@@ -365,4 +382,29 @@ impl Policy {
         }
         Ok(RolloutReport { updates: reports, old_logprob_seconds, update_seconds: start.elapsed().as_secs_f64() })
     }
+}
+
+/// Checks that `minibatch` is well formed and carries what `objective` reads.
+fn check_inputs_for(minibatch: &Minibatch, objective: &Objective) -> Result<()> {
+    minibatch.validate()?;
+    if objective.needs_old_logprobs() && minibatch.old_logprobs.is_none() && !minibatch.old_is_current {
+        bail_input!("objective `{}` needs minibatch.old_logprobs (or old_is_current)", objective.name());
+    }
+    if objective.needs_ref_logprobs() && minibatch.ref_logprobs.is_none() {
+        bail_input!("the KL penalty needs minibatch.ref_logprobs");
+    }
+    Ok(())
+}
+
+/// Adds one micro-batch's gradients into the running sums (`None`: no gradient reached that parameter).
+fn accumulate(sums: &mut [Option<Tensor>], micro: Vec<Option<Tensor>>) -> Result<()> {
+    for (acc, g) in sums.iter_mut().zip(micro) {
+        if let Some(g) = g {
+            *acc = Some(match acc.take() {
+                Some(sum) => (sum + g)?,
+                None => g,
+            });
+        }
+    }
+    Ok(())
 }
