@@ -38,7 +38,7 @@ export {
 export { extractCandidates, lastBoxed, EXTRACT_DEFAULTS, type ExtractOptions, type Candidate } from "./math/extract.js";
 export { normalizeAnswer, type Normalized } from "./math/normalize.js";
 export { parseAnswer, type AnswerNode, type RelOp } from "./math/structure.js";
-export { COMPARE_DEFAULTS, type CompareOptions } from "./math/compare.js";
+export { COMPARE_DEFAULTS, type CompareOptions } from "./math/scalar.js";
 export {
   verifyFile,
   formatVerifySummary,

@@ -138,112 +138,171 @@ function unwrapText(s: string): string {
   return out.replaceAll("\u0000", "\\");
 }
 
-/** Normalises an extracted answer; see the module documentation for what is rewritten. */
+/** One named rewrite of the answer string; `marksPercent`: a change means a percent sign was removed. */
+interface RewriteStep {
+  name: string;
+  apply: (s: string) => string;
+  marksPercent?: boolean;
+}
+
+/** The rewrites, in the order they run (each relies on those before it). */
+const REWRITE_STEPS: readonly RewriteStep[] = [
+  {
+    name: "whitespace, display-style commands and spacing macros",
+    apply: (s) =>
+      s
+        .replace(/[\n\r\t\f]+/g, " ")
+        .replace(/\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])/g, "")
+        .replace(
+          /(?<!\\)((?:\\\\)*)(\\[!,;:>]\s*|\\q?quad(?![a-zA-Z])|\\enspace(?![a-zA-Z])|\\thinspace(?![a-zA-Z])|\\ |~)/g,
+          (_x, even: string, cmd: string) => even + (cmd.startsWith("\\!") ? "" : " "),
+        ),
+  },
+  {
+    // 1{,}000 and 1,\!000 (\! already removed); "1, 000" is NOT joined (it is a list)
+    name: "braced thousands separators",
+    apply: (s) => s.replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d{3}(?!\d))/g, "$1"),
+  },
+  {
+    name: "sizing commands and bracket macros",
+    apply: (s) =>
+      s
+        .replace(/\\(?:left|right)\s*\./g, "")
+        .replace(
+          /\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg|middle)\s*(?=[()[\]|]|\\[{}|]|\\[lr]?(?:vert|Vert|angle|brace|brack|floor|ceil))/g,
+          "",
+        )
+        .replace(/\\lbrack(?![a-zA-Z])/g, "[")
+        .replace(/\\rbrack(?![a-zA-Z])/g, "]")
+        .replace(/\\lbrace(?![a-zA-Z])/g, "\\{")
+        .replace(/\\rbrace(?![a-zA-Z])/g, "\\}")
+        .replace(/\\langle(?![a-zA-Z])/g, "(")
+        .replace(/\\rangle(?![a-zA-Z])/g, ")"),
+  },
+  {
+    name: "fraction and binomial variants",
+    apply: (s) => s.replace(/\\[dtc]frac(?![a-zA-Z])/g, "\\frac").replace(/\\[dt]binom(?![a-zA-Z])/g, "\\binom"),
+  },
+  {
+    name: "dollars, currencies, quotes",
+    apply: (s) =>
+      s
+        .replace(/\\\$/g, " ")
+        .replace(/\$/g, " ")
+        .replace(/[€£¥₹₽₩"]/g, " ")
+        .replace(/\\(?:euro|pounds)(?![a-zA-Z])/g, " "),
+  },
+  {
+    name: "percent",
+    marksPercent: true,
+    apply: (s) =>
+      s
+        .replace(/\\text\s*\{\s*(?:percent|percentage|pct)\s*\}/gi, " ")
+        .replace(/\\%|%/g, " ")
+        .replace(/\b(?:percentage|percent|pct)\b/gi, " "),
+  },
+  {
+    name: "degrees",
+    apply: (s) =>
+      s
+        .replace(
+          /\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])|\^\s*\{\s*\\text\s*\{\s*o\s*\}\s*\}/g,
+          " ",
+        )
+        .replace(/\\text\s*\{\s*degrees?\s*\}/gi, " "),
+  },
+  // after percent, so \text{ percent} is already gone
+  { name: "text wrappers", apply: unwrapText },
+  {
+    name: "unicode operators and spelled relations",
+    apply: (s) =>
+      s
+        .replace(/−/g, "-")
+        .replace(/×/g, "\\times ")
+        .replace(/÷/g, "\\div ")
+        .replace(/·/g, "\\cdot ")
+        .replace(/≤/g, "\\le ")
+        .replace(/≥/g, "\\ge ")
+        .replace(/≠/g, "\\ne ")
+        .replace(/∞/g, "\\infty ")
+        .replace(/π/g, "\\pi ")
+        .replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, "\\le")
+        .replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, "\\ge")
+        .replace(/\\neq(?![a-zA-Z])/g, "\\ne")
+        .replace(/<=/g, "\\le ")
+        .replace(/>=/g, "\\ge ")
+        .replace(/!=/g, "\\ne ")
+        .replace(/\\lt(?![a-zA-Z])/g, "<")
+        .replace(/\\gt(?![a-zA-Z])/g, ">")
+        .replace(/\\varnothing(?![a-zA-Z])/g, "\\emptyset")
+        .replace(/\\(?:dots[bc]?|ldots|cdots)(?![a-zA-Z])/g, "\\ldots")
+        .replace(/\binfinity\b/gi, "\\infty")
+        .replace(/(?<![\\a-zA-Z])inf\b/g, "\\infty"),
+  },
+  {
+    // "5 cm"; "28 percent" is handled above
+    name: "trailing units written without \\text",
+    apply: (s) =>
+      s.replace(
+        /(\d|\})\s*([a-zA-Z][a-zA-Z.\s]{0,30}?)\s*(?:\^\s*\{?\s*[23]\s*\}?)?$/,
+        (all, lead: string, words: string) => (isUnitPhrase(words) && words.trim().length > 1 ? lead : all),
+      ),
+  },
+  { name: '"x and y" / "x or y" between values as a list', apply: (s) => s.replace(/,?\s*\b(?:and|or)\b\s*/g, ", ") },
+  {
+    // 1,000,000 / 1 000 when the whole answer is one number (inside a tuple or a set a comma
+    // separates items, so "(2,500)" stays a pair)
+    name: "thousands separators of a lone number",
+    apply: (s) => {
+      const t = s.trim();
+      return /^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/.test(t) || /^-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?$/.test(t)
+        ? t.replace(/[, ]/g, "")
+        : t;
+    },
+  },
+  { name: "leading decimal point: .5 -> 0.5", apply: (s) => s.replace(/(?<![\d}])\.(\d)/g, "0.$1") },
+  {
+    name: "brace-less arguments: \\frac12 -> \\frac{1}{2}, \\sqrt3 -> \\sqrt{3}",
+    apply: (s) =>
+      s
+        .replace(/\\frac\s*(\d)\s*(\d)/g, "\\frac{$1}{$2}")
+        .replace(/\\frac\s*(\d)\s*\{/g, "\\frac{$1}{")
+        .replace(/\\frac\s*(\{[^{}]*\})\s*(\d)/g, "\\frac$1{$2}")
+        .replace(/\\sqrt\s*(\d)/g, "\\sqrt{$1}"),
+  },
+  {
+    // 15\frac{39}{40} is 15 + 39/40 (a product would be written with \cdot)
+    name: "mixed numbers",
+    apply: (s) => s.replace(/(?<![\\\w.}^_])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}/g, "($1+\\frac{$2}{$3})"),
+  },
+  {
+    name: "spaces collapsed, leading and trailing punctuation",
+    apply: (s) =>
+      s
+        .replace(/\s+/g, " ")
+        .trim()
+        .replace(/^[,;:]\s*|\s*[,;:.]+$/g, "")
+        .trim()
+        .replace(/^\.\s*/, "")
+        .trim(),
+  },
+  {
+    name: 'choice letters: "(C)" -> "C"',
+    apply: (s) => {
+      const choice = /^\(\s*([A-Ea-e])\s*\)$/.exec(s);
+      return choice ? choice[1]!.toUpperCase() : s;
+    },
+  },
+];
+
+/** Normalises an extracted answer: {@link REWRITE_STEPS} in order; see the module documentation. */
 export function normalizeAnswer(raw: string): Normalized {
   let s = fixDoubledBackslashes(raw);
   let percent = false;
-
-  // whitespace, display-style commands and spacing macros
-  s = s.replace(/[\n\r\t\f]+/g, " ");
-  s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])/g, "");
-  s = s.replace(
-    /(?<!\\)((?:\\\\)*)(\\[!,;:>]\s*|\\q?quad(?![a-zA-Z])|\\enspace(?![a-zA-Z])|\\thinspace(?![a-zA-Z])|\\ |~)/g,
-    (_x, even: string, cmd: string) => even + (cmd.startsWith("\\!") ? "" : " "),
-  );
-
-  // thousands separators: 1{,}000, 1,\!000 (\! already removed), "1, 000" is NOT joined (it is a list)
-  s = s.replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d{3}(?!\d))/g, "$1");
-
-  // sizing commands
-  s = s.replace(/\\(?:left|right)\s*\./g, "");
-  s = s.replace(
-    /\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg|middle)\s*(?=[()[\]|]|\\[{}|]|\\[lr]?(?:vert|Vert|angle|brace|brack|floor|ceil))/g,
-    "",
-  );
-  s = s.replace(/\\lbrack(?![a-zA-Z])/g, "[").replace(/\\rbrack(?![a-zA-Z])/g, "]");
-  s = s.replace(/\\lbrace(?![a-zA-Z])/g, "\\{").replace(/\\rbrace(?![a-zA-Z])/g, "\\}");
-  s = s.replace(/\\langle(?![a-zA-Z])/g, "(").replace(/\\rangle(?![a-zA-Z])/g, ")");
-
-  // fraction and binomial variants
-  s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, "\\frac").replace(/\\[dt]binom(?![a-zA-Z])/g, "\\binom");
-
-  // dollars, currencies, quotes
-  s = s
-    .replace(/\\\$/g, " ")
-    .replace(/\$/g, " ")
-    .replace(/[€£¥₹₽₩"]/g, " ");
-  s = s.replace(/\\(?:euro|pounds)(?![a-zA-Z])/g, " ");
-
-  // percent
-  const beforePct = s;
-  s = s.replace(/\\text\s*\{\s*(?:percent|percentage|pct)\s*\}/gi, " ");
-  s = s.replace(/\\%|%/g, " ").replace(/\b(?:percentage|percent|pct)\b/gi, " ");
-  if (s !== beforePct) percent = true;
-
-  // degrees
-  s = s.replace(
-    /\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])|\^\s*\{\s*\\text\s*\{\s*o\s*\}\s*\}/g,
-    " ",
-  );
-  s = s.replace(/\\text\s*\{\s*degrees?\s*\}/gi, " ");
-
-  // text wrappers (after percent so \text{ percent} is already gone)
-  s = unwrapText(s);
-
-  // unicode operators and spelled relations
-  s = s.replace(/−/g, "-").replace(/×/g, "\\times ").replace(/÷/g, "\\div ").replace(/·/g, "\\cdot ");
-  s = s
-    .replace(/≤/g, "\\le ")
-    .replace(/≥/g, "\\ge ")
-    .replace(/≠/g, "\\ne ")
-    .replace(/∞/g, "\\infty ")
-    .replace(/π/g, "\\pi ");
-  s = s
-    .replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, "\\le")
-    .replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, "\\ge")
-    .replace(/\\neq(?![a-zA-Z])/g, "\\ne");
-  s = s.replace(/<=/g, "\\le ").replace(/>=/g, "\\ge ").replace(/!=/g, "\\ne ");
-  s = s.replace(/\\lt(?![a-zA-Z])/g, "<").replace(/\\gt(?![a-zA-Z])/g, ">");
-  s = s.replace(/\\varnothing(?![a-zA-Z])/g, "\\emptyset");
-  s = s.replace(/\\(?:dots[bc]?|ldots|cdots)(?![a-zA-Z])/g, "\\ldots");
-  s = s.replace(/\binfinity\b/gi, "\\infty").replace(/(?<![\\a-zA-Z])inf\b/g, "\\infty");
-
-  // trailing units written without \text: "5 cm", "28 percent" handled above
-  s = s.replace(
-    /(\d|\})\s*([a-zA-Z][a-zA-Z.\s]{0,30}?)\s*(?:\^\s*\{?\s*[23]\s*\}?)?$/,
-    (all, lead: string, words: string) => (isUnitPhrase(words) && words.trim().length > 1 ? lead : all),
-  );
-
-  // "x and y" / "x or y" between values -> list
-  s = s.replace(/,?\s*\b(?:and|or)\b\s*/g, ", ");
-
-  // thousands separators when the whole answer is one number: 1,000,000 / 1 000 (inside a tuple or a
-  // set a comma separates items, so "(2,500)" stays a pair)
-  s = s.trim();
-  if (/^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/.test(s) || /^-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?$/.test(s)) {
-    s = s.replace(/[, ]/g, "");
+  for (const step of REWRITE_STEPS) {
+    const out = step.apply(s);
+    if (step.marksPercent && out !== s) percent = true;
+    s = out;
   }
-
-  // leading decimal point: .5 -> 0.5
-  s = s.replace(/(?<![\d}])\.(\d)/g, "0.$1");
-
-  // \frac12 -> \frac{1}{2}, \sqrt3 -> \sqrt{3}
-  s = s.replace(/\\frac\s*(\d)\s*(\d)/g, "\\frac{$1}{$2}");
-  s = s.replace(/\\frac\s*(\d)\s*\{/g, "\\frac{$1}{");
-  s = s.replace(/\\frac\s*(\{[^{}]*\})\s*(\d)/g, "\\frac$1{$2}");
-  s = s.replace(/\\sqrt\s*(\d)/g, "\\sqrt{$1}");
-
-  // mixed numbers: 15\frac{39}{40} is 15 + 39/40 (a product would be written with \cdot)
-  s = s.replace(/(?<![\\\w.}^_])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}/g, "($1+\\frac{$2}{$3})");
-
-  // collapse spaces; trailing punctuation
-  s = s.replace(/\s+/g, " ").trim();
-  s = s.replace(/^[,;:]\s*|\s*[,;:.]+$/g, "").trim();
-  s = s.replace(/^\.\s*/, "").trim();
-
-  // choice letters: "(C)" -> "C"
-  const choice = /^\(\s*([A-Ea-e])\s*\)$/.exec(s);
-  if (choice) s = choice[1]!.toUpperCase();
-
   return { latex: s, percent };
 }

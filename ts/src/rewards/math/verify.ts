@@ -7,7 +7,8 @@
 import { extractCandidates, lastBoxed, stripMathDelimiters, type Candidate, type ExtractOptions } from "./extract.js";
 import { normalizeAnswer } from "./normalize.js";
 import { parseAnswer, type AnswerNode } from "./structure.js";
-import { nodeReadable, nodesEqual, resolveCompareOptions, type CompareOptions } from "./compare.js";
+import { nodeReadable, nodesEqual } from "./compare.js";
+import { type CompareOptions, resolveCompareOptions } from "./scalar.js";
 
 /** Options of the math verifier (all optional). */
 export interface MathVerifyOptions extends CompareOptions {
