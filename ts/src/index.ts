@@ -49,11 +49,7 @@ export { forcedFormatTokens } from "./data/forced_format.js";
 export * from "./rewards/index.js";
 export * from "./data/countdown.js";
 
-export {
-  TrainConfigSchema as RunConfigSchema,
-  type TrainConfig as RunConfig,
-  type TrainConfigInput as RunConfigInput,
-} from "./config/schema.js";
+export { RunConfigSchema, type RunConfig, type RunConfigInput } from "./config/schema.js";
 export { loadConfig, resolveConfig, readConfigFile, applyOverrides, configToYaml, ConfigError } from "./config/load.js";
 export { configKeyDocs, configMarkdown } from "./config/docs.js";
 export { train, type TrainOptions, type TrainSummary } from "./trainer/train.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { resolveConfig } from "../../../ts/src/config/load.js";
-import type { TrainConfig } from "../../../ts/src/config/schema.js";
+import type { RunConfig } from "../../../ts/src/config/schema.js";
 import { readJsonlObjects } from "../../../ts/src/logging/jsonl.js";
 import { defineReward } from "../../../ts/src/rewards/custom.js";
 import type { RunOptions, RunSummary } from "../../../ts/src/trainer/session.js";
@@ -47,7 +47,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const parity = defineReward("parity", ({ response }) => (response.length ? response.charCodeAt(0) % 2 : 0));
 
-function rlConfig(over: Record<string, unknown>): TrainConfig {
+function rlConfig(over: Record<string, unknown>): RunConfig {
   return resolveConfig({
     model: { path: model },
     objective: { name: "lgpo", gate: { tau: -5.56 } },
@@ -70,8 +70,8 @@ let runs = 0;
 
 /** An uninterrupted run and one stopped after step 2 and resumed: their metrics must be equal. */
 async function expectExactResume(
-  run: (c: TrainConfig, o: RunOptions) => Promise<RunSummary>,
-  config: TrainConfig,
+  run: (c: RunConfig, o: RunOptions) => Promise<RunSummary>,
+  config: RunConfig,
   options: RunOptions = {},
 ): Promise<Record<string, unknown>[]> {
   const whole = join(tmp, `whole-${runs}`);
@@ -94,7 +94,7 @@ async function expectExactResume(
   return lines;
 }
 
-const rl = (c: TrainConfig, o: RunOptions) => train(c, { ...o, reward: parity });
+const rl = (c: RunConfig, o: RunOptions) => train(c, { ...o, reward: parity });
 
 describe("resume is exact", () => {
   it("with a cosine schedule and evals (the default's settings)", async () => {

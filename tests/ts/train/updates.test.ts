@@ -1,7 +1,7 @@
 // The old-log-prob pass of updatePolicy against a recording stand-in for the policy: which
 // sequences it scores and what each optimizer step receives.
 import { describe, expect, it } from "vitest";
-import type { TrainConfig } from "../../../ts/src/config/schema.js";
+import type { RunConfig } from "../../../ts/src/config/schema.js";
 import type { ObjectiveRequirements } from "../../../ts/src/sdk/objectives.js";
 import type { Policy } from "../../../ts/src/sdk/policy.js";
 import { type TrainSequence, updatePolicy } from "../../../ts/src/trainer/updates.js";
@@ -42,10 +42,10 @@ const grpo: ObjectiveRequirements = {
   skipsZeroAdvantage: true,
   aggregation: "token_mean",
 };
-const trainer = (o: Partial<TrainConfig["trainer"]>) =>
+const trainer = (o: Partial<RunConfig["trainer"]>) =>
   ({
     trainer: { n_updates: 2, micro_batch_size: 4, old_logprobs: "recompute", skip_zero_advantage: true, ...o },
-  }) as unknown as TrainConfig;
+  }) as unknown as RunConfig;
 
 describe("updatePolicy's old-log-prob pass", () => {
   it("scores only the sequences the update trains when zero-advantage skipping is on", async () => {

@@ -17,7 +17,7 @@ import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 
 import { resolveConfig } from "../config/load.js";
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { native } from "../sdk/native.js";
 import { GateThreshold, type GateSettings } from "../sdk/gate_threshold.js";
 import { coreObjective, objectiveRequirements, type ObjectiveConfig } from "../sdk/objectives.js";
@@ -274,12 +274,12 @@ export async function benchStep(
 /** One RL step on `policy`, timed by phase with the trainer's own functions. */
 async function timedStep(
   policy: Policy,
-  config: TrainConfig,
+  config: RunConfig,
   rollout: (policy: Policy) => Promise<StepRollout>,
 ): Promise<TimedStep> {
   const t0 = performance.now();
   const batch = await rollout(policy);
-  const objective = config.objective as ObjectiveConfig;
+  const objective: ObjectiveConfig = config.objective;
   const requirements = objectiveRequirements(objective);
   // The trainer's gate, timed with the step: τ from the sampler's log-probs (no extra pass). Each
   // bench step starts a fresh run, so a `target` controller is at its starting τ.

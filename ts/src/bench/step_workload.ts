@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { generatedCountdownTask } from "../data/prompt_stream.js";
 import { resolveTemplate } from "../data/prompts.js";
 import type { RewardFunction } from "../rewards/types.js";
@@ -57,7 +57,7 @@ export interface StepWorkload {
   /** Config keys of the workload (data, rollout), merged under each cell's config. */
   config: Record<string, unknown>;
   /** The rollout batch of `repeat`, the same for the same repeat and initial weights. */
-  rollout(policy: Policy, config: TrainConfig, repeat: number): Promise<StepRollout>;
+  rollout(policy: Policy, config: RunConfig, repeat: number): Promise<StepRollout>;
   close(): Promise<void>;
 }
 

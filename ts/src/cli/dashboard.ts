@@ -1,4 +1,6 @@
 /** `lgpo-run dashboard`: a local web server with the live charts and latest samples of run directories. */
+import type { Command } from "commander";
+import { integer } from "./options.js";
 import { startDashboard } from "../dashboard/server.js";
 import { RunDirError } from "../report/errors.js";
 import { UsageError } from "./errors.js";
@@ -42,4 +44,19 @@ export async function dashboard(dirs: string[], options: DashboardCliOptions): P
     watch.unref();
   });
   await server.close();
+}
+
+/** Adds the `dashboard` command to `cli`. */
+export function registerDashboard(cli: Command): void {
+  cli
+    .command("dashboard")
+    .description(
+      "serve live charts and the latest samples of run directories on http://127.0.0.1:PORT " +
+        "(loopback only, read-only; follows metrics.jsonl and samples.jsonl while runs train)",
+    )
+    .argument("<run_dir...>", "run directories (they may still be training)")
+    .option("--port <n>", "TCP port on 127.0.0.1 (0 picks a free one)", integer(0), 6150)
+    .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
+    .option("--title <text>", "page title (default: the run names)")
+    .action((dirs: string[], o) => dashboard(dirs, o));
 }

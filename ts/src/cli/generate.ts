@@ -1,7 +1,10 @@
 /** `lgpo-run generate`: sample continuations of a prompt or of a JSONL file of prompts. */
+import type { Command } from "commander";
+import { device, dtype, integer, limitOrNone, MODEL_HELP, number, offline, revision } from "./options.js";
 import { Policy } from "../sdk/policy.js";
 import { UsageError } from "./errors.js";
 import { progress, readJsonl, writeLines } from "./io.js";
+import { SECTION_DEFAULTS } from "../config/schema.js";
 
 export interface GenerateCliOptions {
   model: string;
@@ -103,4 +106,36 @@ export async function generate(options: GenerateCliOptions): Promise<void> {
   } finally {
     policy.dispose();
   }
+}
+
+/** Sampling defaults: a training config's rollouts. */
+const ROLLOUT = SECTION_DEFAULTS.rollout;
+
+/** Adds the `generate` command to `cli`. */
+export function registerGenerate(cli: Command): void {
+  cli
+    .command("generate")
+    .description('sample continuations of --prompt TEXT or of each {"prompt"} / {"prompt_ids"} line of --input')
+    .requiredOption("--model <dir|id>", MODEL_HELP)
+    .addOption(revision())
+    .addOption(offline())
+    .option("--prompt <text>", "one prompt")
+    .option("--input <file>", "JSONL file of prompts")
+    .option("--out <file>", "output JSONL file (default: stdout); written atomically")
+    .option("--n <n>", "samples per prompt (one prefill per prompt)", integer(1), 1)
+    .option("--temperature <t>", "softmax temperature; 0 is greedy", number(0, 100), ROLLOUT.temperature)
+    .option("--top-p <p>", "nucleus sampling threshold", number(Number.MIN_VALUE, 1), ROLLOUT.top_p)
+    .option("--top-k <k>", "keep the k most likely tokens; 0 keeps all", integer(0), ROLLOUT.top_k)
+    .option("--max-tokens <n>", "new tokens per sample at most", integer(1), 256)
+    .option("--seed <seed>", "random seed", integer(0), 0)
+    .option("--chat", "wrap each text prompt as a user message in the model's chat template", false)
+    .option("--batch-size <n>", "rows generated together (whole groups of --n samples)", integer(1), 16)
+    .option(
+      "--vocab-limit <n>",
+      "never sample ids >= n, or 'none' (default: the tokenizer's size when the model's vocabulary is padded past it)",
+      limitOrNone,
+    )
+    .addOption(device())
+    .addOption(dtype())
+    .action((o) => generate(o));
 }

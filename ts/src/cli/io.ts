@@ -1,7 +1,7 @@
 /** Input and output of the CLI: JSONL reading with line numbers, atomic output files, progress. */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, basename, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 
+import { writeFileAtomic } from "../util/atomic_write.js";
 import { UsageError } from "./errors.js";
 
 /** The objects of a JSONL file, with their 1-based line numbers; bad JSON names the line. */
@@ -36,14 +36,7 @@ export function writeLines(lines: string[], path: string | undefined): void {
     process.stdout.write(text);
     return;
   }
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, text);
 }
 
 /** A progress line on stderr when it is a terminal: `label 128/1000`. */

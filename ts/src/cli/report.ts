@@ -1,4 +1,5 @@
 /** `lgpo-run report`: one self-contained HTML file with the charts of one or more run directories. */
+import type { Command } from "commander";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -53,4 +54,22 @@ function figures(dirs: string[], dir: string, options: ReportCliOptions): void {
   mkdirSync(dir, { recursive: true });
   for (const f of out) writeLines([f.svg], join(dir, `${figureStem(f.key)}.svg`));
   process.stderr.write(`lgpo-run: wrote ${out.length} SVG files into ${dir}\n`);
+}
+
+/** Adds the `report` command to `cli`. */
+export function registerReport(cli: Command): void {
+  cli
+    .command("report")
+    .description(
+      "write one self-contained HTML file (no network needed to view it) with a chart per metric over steps, " +
+        "the runs overlaid, and a table of config differences and final eval scores; charts export as SVG and PNG",
+    )
+    .argument("<run_dir...>", "run directories written by lgpo-run train")
+    .option("--out <file>", "output HTML file; written atomically (default: report.html in the first RUN_DIR)")
+    .option("--no-seed-bands", "draw every run on its own instead of runs that differ only by seed as mean ± min..max")
+    .option("--title <text>", "page title (default: the run names)")
+    .option("--svg <dir>", "instead of the page, write one SVG per --metrics key into DIR (for docs)")
+    .option("--metrics <keys>", "comma-separated metric keys of the --svg figures")
+    .option("--smoothing <w>", "EMA weight of the --svg curves in [0, 1) (TensorBoard's slider)", Number.parseFloat)
+    .action((dirs: string[], o) => report(dirs, o));
 }

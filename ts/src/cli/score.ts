@@ -1,4 +1,6 @@
 /** `lgpo-run score`: per-token log-probs, entropies and the mean log-prob LGPO gates on. */
+import type { Command } from "commander";
+import { device, dtype, integer, MODEL_HELP, offline, revision } from "./options.js";
 import { Policy, type ScoreInput } from "../sdk/policy.js";
 import { UsageError } from "./errors.js";
 import { progress, readJsonl, writeLines } from "./io.js";
@@ -58,4 +60,23 @@ export async function score(options: ScoreOptions): Promise<void> {
   } finally {
     policy.dispose();
   }
+}
+
+/** Adds the `score` command to `cli`. */
+export function registerScore(cli: Command): void {
+  cli
+    .command("score")
+    .description(
+      "write per-token log-probs, entropies and the mean log-prob (the quantity LGPO gates on, tau = -0.15) " +
+        'of each {"prompt_ids", "response_ids"} or {"prompt", "response"} line',
+    )
+    .requiredOption("--model <dir|id>", MODEL_HELP)
+    .addOption(revision())
+    .addOption(offline())
+    .requiredOption("--input <file>", "JSONL file of sequences")
+    .option("--out <file>", "output JSONL file (default: stdout); written atomically")
+    .option("--batch-size <n>", "sequences per forward pass", integer(1), 8)
+    .addOption(device())
+    .addOption(dtype())
+    .action((o) => score(o));
 }

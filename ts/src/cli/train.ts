@@ -3,6 +3,9 @@
  * directory to resume), then run the trainer. SIGINT/SIGTERM finish the current step and write a
  * checkpoint; a second signal exits at once.
  */
+import type { Command } from "commander";
+import { collect, force, offline } from "./options.js";
+import { configHelpText } from "../config/docs.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +16,7 @@ import { runConfigText } from "../trainer/run_dir.js";
 import { sft } from "../trainer/sft.js";
 import { train } from "../trainer/train.js";
 import { UsageError } from "./errors.js";
+import { RUN_FILES } from "../logging/run_layout.js";
 
 /** The built-in default config: configs/default.yaml of the package's repository. */
 export const DEFAULT_CONFIG = fileURLToPath(new URL("../../../configs/default.yaml", import.meta.url));
@@ -32,7 +36,7 @@ function resolveCliConfig(o: TrainCliOptions, command: "train" | "sft") {
   if (o.resume !== undefined) {
     if (o.config !== undefined) throw new UsageError("give --resume RUN_DIR or --config FILE, not both");
     const tree = YAML.parse(runConfigText(o.resume)) as Record<string, unknown>;
-    return resolveConfig(applyOverrides(tree, o.set), join(o.resume, "config.yaml"));
+    return resolveConfig(applyOverrides(tree, o.set), join(o.resume, RUN_FILES.config));
   }
   if (o.config === undefined && command === "sft")
     throw new UsageError("sft needs --config FILE (with an sft section)");
@@ -85,4 +89,45 @@ export async function trainCommand(o: TrainCliOptions, command: "train" | "sft" 
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** The options `train` and `sft` share: a config with overrides, a run directory, resume. */
+function runOptions(command: Command, configHelp: string, setHelp: string): Command {
+  return command
+    .option("--config <file>", configHelp)
+    .option("--set <key=value>", setHelp, collect, [])
+    .option("--run-dir <dir>", "run directory (default: config run_dir, else runs/<date>-<objective>)")
+    .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
+    .addOption(force())
+    .option("--dry-run", "print the resolved config as YAML and exit", false)
+    .addOption(offline());
+}
+
+/** Adds the `train` and `sft` commands to `cli`. */
+export function registerTrain(cli: Command): void {
+  const train = cli
+    .command("train")
+    .description(
+      "train a policy with LGPO or a baseline (paper Algorithm 1); with no --config, the built-in default " +
+        "(configs/default.yaml: LGPO on Countdown with the shipped tiny model)",
+    );
+  runOptions(
+    train,
+    "YAML config (may `extends:` another); see the keys below and docs/config.md",
+    "override a config key, e.g. --set trainer.steps=10 (repeatable)",
+  )
+    .addHelpText("after", configHelpText())
+    .action((o) => trainCommand(o));
+
+  const sft = cli
+    .command("sft")
+    .description(
+      "supervised fine-tuning on {prompt, response} pairs or {messages} chats (loss on response tokens only), " +
+        "with the same config, run directory, checkpoints, logging and --resume as train",
+    );
+  runOptions(
+    sft,
+    "YAML config with an `sft` section (see docs/config.md)",
+    "override a config key (repeatable)",
+  ).action((o) => trainCommand(o, "sft"));
 }

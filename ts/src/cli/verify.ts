@@ -1,4 +1,5 @@
 /** `lgpo-run verify`: one verdict per line of a JSONL file, then a summary on stderr. */
+import type { Command } from "commander";
 import { createWriteStream, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
@@ -35,4 +36,18 @@ export async function verify(options: VerifyCliOptions): Promise<void> {
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** Adds the `verify` command to `cli`. */
+export function registerVerify(cli: Command): void {
+  cli
+    .command("verify")
+    .description(
+      'score responses: countdown lines {"response", "target", "nums"}, math lines {"response", "answer"}; ' +
+        "one verdict per line, summary on stderr",
+    )
+    .requiredOption("--task <task>", "countdown or math")
+    .requiredOption("--input <file>", "JSONL file of responses")
+    .option("--out <file>", "output JSONL file (default: stdout); written atomically")
+    .action((o) => verify(o));
 }

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 
-import { TrainConfigSchema } from "./schema.js";
+import { RunConfigSchema } from "./schema.js";
 
 /** One documented key. */
 export interface ConfigKeyDoc {
@@ -77,7 +77,7 @@ function walk(s: JsonSchema, prefix: string, required: boolean, out: ConfigKeyDo
 
 /** Every key of the training config with its type, default and description, in schema order. */
 export function configKeyDocs(): ConfigKeyDoc[] {
-  const schema = z.toJSONSchema(TrainConfigSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  const schema = z.toJSONSchema(RunConfigSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
   const out: ConfigKeyDoc[] = [];
   walk(schema, "", true, out);
   return out;

@@ -8,7 +8,7 @@ import YAML from "yaml";
 import type { z } from "zod";
 
 import { type ObjectiveConfig, objectiveRequirements } from "../sdk/objectives.js";
-import { type TrainConfig, TrainConfigSchema } from "./schema.js";
+import { type RunConfig, RunConfigSchema } from "./schema.js";
 
 /** A bad config: the message is one line naming the file or key path. The CLI exits 2. */
 export class ConfigError extends Error {
@@ -180,16 +180,16 @@ function issueKeyPath(issue: z.core.$ZodIssue): string[] {
  * bad key. `origin` names where the tree came from; a function of the bad key path can tell a
  * `--set` override from its file.
  */
-export function resolveConfig(tree: unknown, origin: string | ((keyPath: string[]) => string) = "config"): TrainConfig {
+export function resolveConfig(tree: unknown, origin: string | ((keyPath: string[]) => string) = "config"): RunConfig {
   const from = typeof origin === "string" ? () => origin : origin;
-  const parsed = TrainConfigSchema.safeParse(tree);
+  const parsed = RunConfigSchema.safeParse(tree);
   if (!parsed.success) {
     // Every problem, on one line: the first one's origin, then each issue.
     const [first, ...rest] = parsed.error.issues;
     const all = [first!, ...rest].map((i) => formatIssue(i, tree)).join("; ");
     throw new ConfigError(`${from(issueKeyPath(first!))}: ${all}`);
   }
-  checkObjective(parsed.data.objective as ObjectiveConfig, from(["objective"]));
+  checkObjective(parsed.data.objective, from(["objective"]));
   return parsed.data;
 }
 
@@ -226,13 +226,13 @@ export interface LoadConfigOptions {
 }
 
 /** Reads, overrides and validates a config. */
-export function loadConfig(options: LoadConfigOptions): TrainConfig {
+export function loadConfig(options: LoadConfigOptions): RunConfig {
   const tree = options.file === undefined ? {} : readConfigFile(options.file);
   const overrides = options.set ?? [];
   return resolveConfig(applyOverrides(tree, overrides), overrideOrigin(options.file ?? "config", overrides));
 }
 
 /** The resolved config as YAML (what `--dry-run` prints and the run directory holds). */
-export function configToYaml(config: TrainConfig): string {
+export function configToYaml(config: RunConfig): string {
   return YAML.stringify(config, { lineWidth: 0 });
 }

@@ -6,8 +6,7 @@
  */
 import { z } from "zod";
 
-import { GATE_DEFAULTS, GATE_MODE_FIELDS } from "../sdk/gate_threshold.js";
-import { OBJECTIVE_NAMES } from "../sdk/objectives.js";
+import { ObjectiveSchema } from "../sdk/objective_schema.js";
 
 /** A strict object section whose fields all have defaults, so the section itself may be omitted. */
 function section<T extends z.ZodRawShape>(shape: T, description: string) {
@@ -48,126 +47,6 @@ const model = z
   })
   .strict()
   .describe("The policy checkpoint and where it runs.");
-
-const D = GATE_DEFAULTS;
-const gateSection = z
-  .object({
-    mode: z
-      .enum(["fixed", "quantile", "target"])
-      .optional()
-      .describe(
-        `How τ is chosen each rollout step (default \`${D.mode}\`, the paper's): \`fixed\` (τ = \`tau\`), \`quantile\` (τ = the \`q\`-quantile of the rollout's mean log-likelihoods, from the sampler's log-probs: the most confident 1 − q of each batch are gated), \`target\` (a controller moves τ after each step so that the fraction of the rollout above τ tracks \`target\`). docs/gate.md says which quantity each thresholds.`,
-      ),
-    tau: z
-      .number()
-      .max(0)
-      .optional()
-      .describe(
-        `τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default ${D.tau}, the paper's: average token probability above 0.86). \`target\` mode: the controller's starting τ.`,
-      ),
-    tau_low: z.number().optional().describe("Also gate sequences whose mean log-likelihood is below this."),
-    probability: probability()
-      .optional()
-      .describe("`lgpo_stochastic` only: probability that a flagged sequence is gated (default 0.5)."),
-    q: z
-      .number()
-      .gt(0)
-      .lt(1)
-      .optional()
-      .describe(`\`quantile\` mode: the quantile of the rollout's mean log-likelihoods used as τ (default ${D.q}).`),
-    target: z
-      .number()
-      .gt(0)
-      .lt(1)
-      .optional()
-      .describe(
-        `\`target\` mode: the fraction of the rollout above τ that the controller aims at (default ${D.target}).`,
-      ),
-    rate: z
-      .number()
-      .positive()
-      .optional()
-      .describe(
-        `\`target\` mode: controller gain; each step |τ| is multiplied by exp(−rate · e), e = clip(fraction / target − 1, −1, 1) (default ${D.rate}).`,
-      ),
-    tau_min: z.number().max(0).optional().describe(`\`target\` mode: lowest τ (default ${D.tau_min}).`),
-    tau_max: z.number().lt(0).optional().describe(`\`target\` mode: highest τ (default ${D.tau_max}).`),
-    exclude_forced: z
-      .boolean()
-      .optional()
-      .describe(
-        `Leave the tokens the task's format forces (Countdown's think/answer tags and the stop token after the answer) out of the mean log-likelihood, so it measures the model's choices (default ${D.exclude_forced}; Countdown only).`,
-      ),
-  })
-  .strict()
-  .superRefine((gate, ctx) => {
-    const mode = gate.mode ?? D.mode;
-    const own = new Set<string>([...GATE_MODE_FIELDS[mode], "mode", "tau_low", "probability", "exclude_forced"]);
-    for (const key of Object.keys(gate)) {
-      if (!own.has(key) && (gate as Record<string, unknown>)[key] !== undefined) {
-        ctx.addIssue({ code: "custom", path: [key], message: `only applies to another gate mode than \`${mode}\`` });
-      }
-    }
-    const lo = gate.tau_min ?? D.tau_min;
-    const hi = gate.tau_max ?? D.tau_max;
-    if (mode === "target" && !(lo < hi)) {
-      ctx.addIssue({ code: "custom", path: ["tau_min"], message: `must be below tau_max (${hi}), got ${lo}` });
-    } else if (mode === "target" && gate.tau !== undefined && (gate.tau < lo || gate.tau > hi)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["tau"],
-        message: `the starting τ must lie in [${lo}, ${hi}], got ${gate.tau}`,
-      });
-    }
-  })
-  .optional()
-  .describe("The likelihood gate; only for the `lgpo*` objectives.");
-
-const objective = z
-  .object({
-    name: z
-      .enum(OBJECTIVE_NAMES)
-      .default("lgpo")
-      .describe(
-        "Policy objective: `lgpo` (likelihood gate, no importance ratio, no old-policy pass; paper Sec. 4), its gate ablations `lgpo_random_gate`, `lgpo_positive_only`, `lgpo_stochastic` (Sec. 5.2), `grpo` (PPO clip on the token ratio), `grpo_no_correction`, `grpo_no_clip`, `pg` (GRPO without correction and clipping; Sec. 3.1), `gspo` (sequence-level ratio), `dapo` (clip-higher 0.2/0.28, token-mean).",
-      ),
-    aggregation: z
-      .enum(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "sum"])
-      .optional()
-      .describe(
-        "How per-token losses become one scalar (verl's `agg_loss`); unset takes the objective's default (token-mean; gspo: seq-mean-token-mean).",
-      ),
-    clip: z
-      .object({
-        low: z
-          .number()
-          .positive()
-          .optional()
-          .describe("The ratio is clipped at 1 − low (grpo 0.2, dapo 0.2, gspo 3e-4)."),
-        high: z
-          .number()
-          .positive()
-          .optional()
-          .describe("The ratio is clipped at 1 + high (grpo 0.2, dapo 0.28, gspo 4e-4)."),
-        dual: z.number().gt(1).optional().describe("Dual-clip constant c > 1: for A < 0 the loss is capped at −c·A."),
-      })
-      .strict()
-      .optional()
-      .describe("Ratio clipping; only for ratio-based objectives (grpo family, gspo, dapo)."),
-    gate: gateSection,
-    kl: z
-      .object({
-        coef: z.number().min(0).default(0).describe("Coefficient of a per-token KL penalty to the initial policy."),
-        estimator: z.enum(["k1", "k3"]).default("k3").describe("Per-token KL estimator."),
-      })
-      .strict()
-      .optional()
-      .describe("KL penalty to the initial policy; off in the paper (coefficient 0)."),
-    entropy_coef: z.number().default(0).describe("Entropy bonus coefficient (0: off, as in the paper)."),
-  })
-  .strict()
-  .prefault({})
-  .describe("The policy objective (the core's ObjectiveConfig; paper Sections 3-5).");
 
 const data = z
   .object({
@@ -479,10 +358,25 @@ const sft = section(
 );
 
 /** The whole training config. */
-export const TrainConfigSchema = z
+/**
+ * The sections the eval and generate commands (and the SDK's `evaluateModel`) share with training
+ * configs: their defaults and rules are the schema's, not restated there.
+ */
+export const SECTION_SCHEMAS = { model, reward, rollout, benchmark, evaluation } as const;
+
+/** The defaults of the shared sections (a benchmark's fields other than its name and task). */
+export const SECTION_DEFAULTS = {
+  model: model.parse({ path: "-" }),
+  reward: reward.parse(undefined),
+  rollout: rollout.parse(undefined),
+  benchmark: benchmark.parse({ name: "-", task: "countdown" }),
+  evaluation: evaluation.parse(undefined),
+};
+
+export const RunConfigSchema = z
   .object({
     model,
-    objective,
+    objective: ObjectiveSchema,
     data,
     rollout,
     reward,
@@ -505,13 +399,13 @@ export const TrainConfigSchema = z
   .superRefine(crossFieldChecks);
 
 /** A resolved training config: every default filled in. */
-export type TrainConfig = z.output<typeof TrainConfigSchema>;
+export type RunConfig = z.output<typeof RunConfigSchema>;
 /** A training config as written in YAML: everything but `model.path` and `data.task` optional. */
-export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
 /** Checks that need several fields; each names the fields involved. */
 function crossFieldChecks(c: z.output<z.ZodObject<z.ZodRawShape>>, ctx: z.RefinementCtx): void {
-  const config = c as unknown as TrainConfig;
+  const config = c as unknown as RunConfig;
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   const { trainer: t, rollout: r, data: d } = config;
   if (t.steps !== null && t.epochs !== null)

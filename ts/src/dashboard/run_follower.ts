@@ -6,7 +6,7 @@ import { RunDirError } from "../report/errors.js";
 import { JsonlTail } from "../report/jsonl_tail.js";
 import { MetricTable } from "../report/metric_table.js";
 import type { EncodedLines, SampleLine } from "../report/page_data.js";
-import { METRICS_FILE, SAMPLES_FILE } from "../report/run_dir.js";
+import { RUN_FILES } from "../logging/run_layout.js";
 import { lastLines, runFile } from "./run_files.js";
 
 /** Metrics lines as the dashboard sends them: with the generation of the file they come from. */
@@ -23,13 +23,13 @@ export class RunFollower {
   private failure: Error | null = null;
 
   constructor(readonly dir: string) {
-    this.table = new MetricTable(`${dir}/${METRICS_FILE}`);
+    this.table = new MetricTable(`${dir}/${RUN_FILES.metrics}`);
   }
 
   /** Lines from `from` on, after reading what was appended; a client of another generation gets all lines. */
   metrics(from: number, generation: number): FollowedLines {
     if (this.failure !== null) throw this.failure;
-    const path = runFile(this.dir, METRICS_FILE);
+    const path = runFile(this.dir, RUN_FILES.metrics);
     if (path !== null) {
       try {
         this.readAppended(path);
@@ -55,7 +55,7 @@ export class RunFollower {
 
   /** The last `limit` lines of samples.jsonl (none when the run has none yet). */
   samples(limit: number): SampleLine[] {
-    const path = runFile(this.dir, SAMPLES_FILE);
+    const path = runFile(this.dir, RUN_FILES.samples);
     if (path === null) return [];
     return lastLines(path, limit).map((line) => {
       try {

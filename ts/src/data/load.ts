@@ -3,7 +3,7 @@
  * generator) and each eval benchmark's fixed list of problems. Everything is read and checked
  * before training starts, so a bad file fails with its name and line, not at step 100.
  */
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { readSourcedRecords } from "./records.js";
 import { resolveDatasetFiles } from "./sources.js";
 import {
@@ -61,7 +61,7 @@ export interface BenchmarkTasks {
 }
 
 /** Problems of every configured benchmark. */
-export async function loadBenchmarks(config: TrainConfig): Promise<BenchmarkTasks[]> {
+export async function loadBenchmarks(config: RunConfig): Promise<BenchmarkTasks[]> {
   const out: BenchmarkTasks[] = [];
   for (const b of config.eval.benchmarks) {
     const tasks =
@@ -81,7 +81,7 @@ function failNoDataset(name: string): never {
 
 /** The training source of a config, and the count of malformed records skipped. */
 export async function loadTrainSource(
-  config: TrainConfig,
+  config: RunConfig,
   benchmarks: readonly BenchmarkTasks[],
 ): Promise<{ source: TaskSource; skipped: number; firstProblem?: string }> {
   const d = config.data;

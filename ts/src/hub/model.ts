@@ -5,23 +5,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 
+import { native } from "../sdk/native.js";
 import { HubError } from "./errors.js";
 import { parseModelId } from "./repo_id.js";
 import { type HubOptions, type Selection, fetchSnapshot } from "./snapshot.js";
 
-/** Top-level files of a checkpoint besides the weights (the core's checkpoint.rs carries the same over on save); only config.json is required. */
-const CHECKPOINT_FILES = new Set([
-  "config.json",
-  "generation_config.json",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "vocab.json",
-  "merges.txt",
-  "special_tokens_map.json",
-  "added_tokens.json",
-  "chat_template.jinja",
-  "chat_template.json",
-]);
+/** Top-level files of a checkpoint besides the weights, as the core names them; only config.json is required. */
+const checkpointFiles = (): Set<string> => new Set(native().checkpointFiles());
 const INDEX = "model.safetensors.index.json";
 const PICKLES = /\.(bin|pt|pth|pkl|ckpt)$/;
 
@@ -47,7 +37,8 @@ export const CHECKPOINT: Selection = {
       const note = pickles.length > 0 ? ` (only pickled weights: ${pickles.join(", ")}; lgpo never loads pickles)` : "";
       throw new HubError("no_files", `has no safetensors weights${note}`);
     }
-    return [...top.filter((p) => CHECKPOINT_FILES.has(p)), ...weights].sort();
+    const files = checkpointFiles();
+    return [...top.filter((p) => files.has(p)), ...weights].sort();
   },
   complete(dir, files) {
     if (!files.includes(INDEX)) return true;

@@ -3,7 +3,9 @@
  * time, and cut back to a checkpoint's step when a run resumes, so the resumed run's lines follow
  * on exactly where the checkpoint left off.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+
+import { writeFileAtomic } from "../util/atomic_write.js";
 
 /** Appends one object as one line. */
 export function appendJsonl(path: string, value: unknown): void {
@@ -37,7 +39,5 @@ export function readJsonlObjects(path: string): Record<string, unknown>[] {
 export function truncateJsonlAfterStep(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readJsonlObjects(path).filter((o) => typeof o.step === "number" && o.step <= step);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, kept.map((o) => `${JSON.stringify(o)}\n`).join(""));
-  renameSync(tmp, path);
+  writeFileAtomic(path, kept.map((o) => `${JSON.stringify(o)}\n`).join(""));
 }

@@ -5,11 +5,13 @@
  * two messages it needs, plus the decoder the tests use to read files back.
  * scripts/tensorboard/check_events.py checks a written file with TensorBoard's own reader.
  */
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
+import { writeFileAtomic } from "../util/atomic_write.js";
 import { maskedCrc32c } from "./crc32c.js";
+import { TENSORBOARD_PREFIX } from "./run_layout.js";
 
 // --- protobuf wire format: just what Event and Summary need ---
 
@@ -82,7 +84,7 @@ export class TensorBoardWriter {
 
   constructor(dir: string, now = Date.now()) {
     const seconds = Math.floor(now / 1000);
-    this.path = join(dir, `events.out.tfevents.${seconds}.${hostname()}.${process.pid}`);
+    this.path = join(dir, `${TENSORBOARD_PREFIX}${seconds}.${hostname()}.${process.pid}`);
     writeFileSync(this.path, frameRecord(event(now / 1000, 0, { fileVersion: "brain.Event:2" })));
   }
 
@@ -196,9 +198,7 @@ export function truncateEventsAfterStep(path: string, step: number): void {
     pos += 16 + length;
   }
   if (!changed) return;
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, Buffer.concat(kept));
-  renameSync(tmp, path);
+  writeFileAtomic(path, Buffer.concat(kept));
 }
 
 /** Reads every event of a file, checking each record's CRCs. */

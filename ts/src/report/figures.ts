@@ -10,6 +10,7 @@ import { type ChartModel, chartModel, drawUnits } from "./client/chart_data.js";
 import { RunSeries } from "./client/run_series.js";
 import { chartSvg } from "./client/svg_export.js";
 import { type PageOptions, pageData } from "./page_builder.js";
+import { RUN_FILES } from "../logging/run_layout.js";
 
 /** Options of `renderFigures`. */
 export interface FigureOptions extends PageOptions {
@@ -27,7 +28,7 @@ export interface Figure {
 
 /** A run's metrics.jsonl as the page's series (float32 columns, as the page holds them). */
 function runSeries(dir: string): RunSeries {
-  const lines = readJsonlObjects(join(dir, "metrics.jsonl"));
+  const lines = readJsonlObjects(join(dir, RUN_FILES.metrics));
   const keys = [...new Set(lines.flatMap((l) => Object.keys(l)))].filter((k) => k !== "time");
   const columns = new Map(
     keys.map((k) => [k, Float32Array.from(lines, (l) => (typeof l[k] === "number" ? (l[k] as number) : Number.NaN))]),

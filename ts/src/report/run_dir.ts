@@ -6,13 +6,10 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { parse as parseYaml } from "yaml";
 
+import { RUN_FILES } from "../logging/run_layout.js";
 import { RunDirError } from "./errors.js";
 import { JsonlTail } from "./jsonl_tail.js";
 import { MetricTable } from "./metric_table.js";
-
-export const CONFIG_FILE = "config.yaml";
-export const METRICS_FILE = "metrics.jsonl";
-export const SAMPLES_FILE = "samples.jsonl";
 
 /** Fails unless `dir` is an existing directory. */
 export function checkRunDir(dir: string): void {
@@ -22,7 +19,7 @@ export function checkRunDir(dir: string): void {
 
 /** The parsed config.yaml of a run; null when the run has none (yet). Bad YAML names the file. */
 export function readRunConfig(dir: string): unknown {
-  const path = join(dir, CONFIG_FILE);
+  const path = join(dir, RUN_FILES.config);
   if (!existsSync(path)) return null;
   try {
     return parseYaml(readFileSync(path, "utf8")) ?? null;
@@ -33,7 +30,7 @@ export function readRunConfig(dir: string): unknown {
 
 /** Every line of a run's metrics.jsonl; a run without one is an error (it is not a run directory). */
 export function readRunMetrics(dir: string): MetricTable {
-  const path = join(dir, METRICS_FILE);
+  const path = join(dir, RUN_FILES.metrics);
   if (!existsSync(path)) throw new RunDirError(`${path}: no such file (is ${dir} a run directory?)`);
   const table = new MetricTable(path);
   table.append(new JsonlTail(path).read().lines);

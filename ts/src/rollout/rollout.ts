@@ -3,7 +3,7 @@
  * scored by the reward, with DAPO's dynamic sampling (redraw prompts until B groups have unequal
  * rewards) and overlong shaping when configured.
  */
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import type { PromptTemplate } from "../data/prompts.js";
 import { renderPrompt } from "../data/prompts.js";
 import { rewardReference, type Task } from "../data/tasks.js";
@@ -50,7 +50,7 @@ export interface RolloutContext {
   tokenizer: Tokenizer;
   reward: RewardFunction;
   template: PromptTemplate;
-  config: TrainConfig;
+  config: RunConfig;
 }
 
 async function scoreGroups(reward: RewardFunction, groups: Group[], tasks: readonly Task[]): Promise<RewardResult[][]> {
@@ -99,7 +99,7 @@ async function rolloutTasks(ctx: RolloutContext, tasks: readonly Task[], seed: n
   return { groups, generateS: timings.generateS, rewardS: timings.tailS };
 }
 
-function toSample(g: Generation, r: RewardResult, c: TrainConfig): RolloutSample {
+function toSample(g: Generation, r: RewardResult, c: RunConfig): RolloutSample {
   const o = c.rollout.overlong;
   const shaping = o.enabled ? overlongPenalty(g.tokens.length, c.rollout.max_new_tokens, o.buffer, o.penalty) : 0;
   return {

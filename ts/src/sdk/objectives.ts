@@ -1,49 +1,19 @@
 /**
  * Policy objectives: their configs (the Rust core's `ObjectiveConfig`, snake_case as in YAML
- * configs) and the core's pure function that evaluates one on per-token log-probs.
+ * configs; the schema in objective_schema.ts) and the core's pure function that evaluates one on
+ * per-token log-probs.
  */
-import { coreGate, GATE_DEFAULTS, type GateSettings } from "./gate_threshold.js";
+import { coreGate, GATE_DEFAULTS } from "./gate_threshold.js";
+import { DEFAULT_OBJECTIVE, OBJECTIVE_NAMES, type ObjectiveConfig } from "./objective_schema.js";
 import { native } from "./native.js";
 import { assertFlagRows, assertNumbers, assertRows } from "./validate.js";
 
-/** Objectives of the registry (paper Sections 3-5). */
-export const OBJECTIVE_NAMES = [
-  "lgpo",
-  "lgpo_random_gate",
-  "lgpo_positive_only",
-  "lgpo_stochastic",
-  "grpo",
-  "grpo_no_correction",
-  "grpo_no_clip",
-  "pg",
-  "gspo",
-  "dapo",
-] as const;
+export { OBJECTIVE_NAMES, type ObjectiveConfig } from "./objective_schema.js";
 
 export type ObjectiveName = (typeof OBJECTIVE_NAMES)[number];
 
 /** How per-token losses become one scalar (verl's `agg_loss` modes). */
-export type Aggregation = "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum" | "sum";
-
-/** A policy objective and the settings of the mechanisms it uses; unset fields take defaults. */
-export interface ObjectiveConfig {
-  /** Registry name. */
-  name: ObjectiveName;
-  /** Default token-mean (gspo: seq-mean-token-mean). */
-  aggregation?: Aggregation;
-  /** Ratio clipping (grpo 0.2/0.2, dapo 0.2/0.28, gspo 3e-4/4e-4); `dual` is the dual-clip c. */
-  clip?: { low?: number; high?: number; dual?: number };
-  /**
-   * LGPO's likelihood gate: τ (default −0.15), optional lower τ, stochastic-gate probability;
-   * a run config may also choose τ per step (`mode`, see {@link GateSettings}), which the
-   * trainer resolves to a τ before each step.
-   */
-  gate?: GateSettings;
-  /** KL penalty to a reference policy (coefficient 0 by default). */
-  kl?: { coef?: number; estimator?: "k1" | "k3" };
-  /** Entropy bonus coefficient (0 by default). */
-  entropy_coef?: number;
-}
+export type Aggregation = NonNullable<ObjectiveConfig["aggregation"]>;
 
 /** Per-token inputs of {@link evaluateObjective}: one row per sequence. */
 export interface EvaluateInputs {
@@ -114,8 +84,10 @@ export function objectiveRequirements(config: ObjectiveConfig): ObjectiveRequire
  * per-step mode (`quantile`, `target`) needs that τ, except for a `check` of the config.
  */
 export function coreObjective(config: ObjectiveConfig, tau?: number, use: "run" | "check" = "run"): ObjectiveConfig {
-  const { gate, ...rest } = config;
-  if (gate === undefined) return config;
+  // The schema's default objective; every other rule the core checks, naming the field.
+  const named = { ...config, name: config.name ?? DEFAULT_OBJECTIVE };
+  const { gate, ...rest } = named;
+  if (gate === undefined) return named;
   const mode = gate.mode ?? "fixed";
   if (mode !== "fixed" && tau === undefined && use === "run") {
     throw new TypeError(

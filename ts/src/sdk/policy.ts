@@ -36,7 +36,8 @@ export interface TrainConfig {
   activation_checkpointing?: boolean;
   /**
    * Softmax temperature of the log-probs of training steps and `logprobs` (default 1): set it to
-   * the rollouts' sampling temperature so the policy trained is the one that sampled.
+   * the rollouts' sampling temperature so the policy trained is the one that sampled; 0 (greedy
+   * rollouts, which have no sampling distribution) scores at 1.
    */
   logprob_temperature?: number;
 }

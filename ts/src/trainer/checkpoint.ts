@@ -5,20 +5,12 @@
  * leaves the previous checkpoint complete and findable; every file and the renamed directory are
  * fsynced before `latest` moves, so a power loss does too. The newest `keep_last` are kept.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 import type { Policy } from "../sdk/policy.js";
+import { RUN_FILES } from "../logging/run_layout.js";
+import { fsyncPath, writeFileAtomic } from "../util/atomic_write.js";
 import { parseState, type TrainerState } from "./state.js";
 
 const STATE_FILE = "trainer_state.json";
@@ -27,17 +19,7 @@ const STEP_DIR = /^step-(\d+)$/;
 
 /** The checkpoints folder of a run directory. */
 export function checkpointsDir(runDir: string): string {
-  return join(runDir, "checkpoints");
-}
-
-/** Flushes a file or a directory (its entries) to disk. */
-function fsyncPath(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  return join(runDir, RUN_FILES.checkpoints);
 }
 
 /** Flushes every file of `dir` (recursively), then `dir` itself. */
@@ -48,15 +30,6 @@ function fsyncTree(dir: string): void {
     else if (entry.isFile()) fsyncPath(path);
   }
   fsyncPath(dir);
-}
-
-/** Writes `text` through a flushed temporary file renamed into place, then flushes the folder. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  fsyncPath(tmp);
-  renameSync(tmp, path);
-  fsyncPath(dirname(path));
 }
 
 /**
@@ -95,7 +68,7 @@ export async function saveCheckpoint(
     rmSync(staging, { recursive: true, force: true });
     throw e;
   }
-  writeAtomic(join(root, "latest"), `${name}\n`);
+  writeFileAtomic(join(root, "latest"), `${name}\n`, { durable: true });
   for (const old of listCheckpoints(runDir).slice(0, -options.keepLast)) {
     rmSync(join(root, `step-${old}`), { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { ConfigError } from "../config/load.js";
-import type { TrainConfig } from "../config/schema.js";
+import { SECTION_DEFAULTS } from "../config/schema.js";
 import { type BenchmarkTasks, HELD_OUT_SIZE, heldOutCountdownTasks, loadDatasetTasks } from "../data/load.js";
 import type { GeneratorRanges } from "../data/prompt_stream.js";
 import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
@@ -84,17 +84,8 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvalu
       benches.push({ name: d, tasks });
     }
   }
-  const policy = await Policy.load(o.model, { device: (o.device ?? "cpu") as "cpu" });
-  const reward = await buildReward(
-    {
-      function: null,
-      timeout_ms: 10_000,
-      failure_score: 0,
-      workers: null,
-      success_threshold: 1,
-    } as TrainConfig["reward"],
-    o.task,
-  );
+  const policy = await Policy.load(o.model, { device: (o.device ?? SECTION_DEFAULTS.model.device) as "cpu" });
+  const reward = await buildReward(SECTION_DEFAULTS.reward, o.task);
   try {
     const tokenizer = policy.tokenizer;
     if (tokenizer === undefined) throw new Error(`${o.model}: the checkpoint has no tokenizer files`);
@@ -105,11 +96,11 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<ModelEvalu
       const { name, ...score } = await evaluateBenchmark(policy, tokenizer, reward, b, template, o.system ?? null, {
         samples: o.samples,
         greedy: o.greedy,
-        temperature: o.temperature ?? 1,
-        topP: o.topP ?? 1,
-        maxNewTokens: o.maxNewTokens ?? card.generation?.max_new_tokens ?? 1024,
-        batchSize: o.batchSize ?? 64,
-        successThreshold: o.successThreshold ?? 1,
+        temperature: o.temperature ?? SECTION_DEFAULTS.benchmark.temperature,
+        topP: o.topP ?? SECTION_DEFAULTS.benchmark.top_p,
+        maxNewTokens: o.maxNewTokens ?? card.generation?.max_new_tokens ?? SECTION_DEFAULTS.rollout.max_new_tokens,
+        batchSize: o.batchSize ?? SECTION_DEFAULTS.evaluation.batch_size,
+        successThreshold: o.successThreshold ?? SECTION_DEFAULTS.reward.success_threshold,
       });
       out.benchmarks[name] = score;
       headline.push(score.avgAtK ?? score.greedy ?? 0);

@@ -2,7 +2,7 @@
  * KL(π_θ ‖ π_initial) on the step's rollouts (paper Figure 2), with the k3 estimator over tokens
  * sampled from π_θ: E[exp(d) − d − 1], d = log π_initial − log π_θ (unbiased, non-negative).
  */
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import type { Policy } from "../sdk/policy.js";
 import type { TrainSequence } from "./updates.js";
 
@@ -11,7 +11,7 @@ export async function klToInitial(
   policy: Policy,
   initial: Policy,
   sequences: readonly TrainSequence[],
-  config: TrainConfig,
+  config: RunConfig,
 ): Promise<number> {
   const pairs = sequences.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds }));
   const micro = { microBatchSize: config.trainer.micro_batch_size };

@@ -6,7 +6,7 @@
 import YAML from "yaml";
 
 import { ConfigError, resolveConfig } from "../config/load.js";
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 
 /** Key paths (and the sections below them) that a resume may change. */
 export const RESUME_SAFE_KEYS = ["trainer.steps", "trainer.epochs", "eval", "logging", "checkpoint", "run_dir"];
@@ -22,7 +22,7 @@ function flatten(node: unknown, prefix: string, out: Map<string, string>): void 
 const safe = (key: string) => RESUME_SAFE_KEYS.some((s) => key === s || key.startsWith(`${s}.`));
 
 /** The keys whose values differ between two resolved configs, outside {@link RESUME_SAFE_KEYS}. */
-export function unsafeChanges(before: TrainConfig, after: TrainConfig): string[] {
+export function unsafeChanges(before: RunConfig, after: RunConfig): string[] {
   const [a, b] = [new Map<string, string>(), new Map<string, string>()];
   flatten(before, "", a);
   flatten(after, "", b);
@@ -34,12 +34,7 @@ export function unsafeChanges(before: TrainConfig, after: TrainConfig): string[]
  * The keys in which `config` differs from the run's (`runConfigYaml`, read from `origin`) outside
  * {@link RESUME_SAFE_KEYS}; throws a ConfigError naming them unless `force`.
  */
-export function checkResumeConfig(
-  runConfigYaml: string,
-  origin: string,
-  config: TrainConfig,
-  force: boolean,
-): string[] {
+export function checkResumeConfig(runConfigYaml: string, origin: string, config: RunConfig, force: boolean): string[] {
   const before = resolveConfig(YAML.parse(runConfigYaml), origin);
   const changed = unsafeChanges(before, config);
   if (changed.length && !force) {

@@ -8,13 +8,13 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 import { ConfigError } from "../config/load.js";
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { countdownReward, mathReward } from "../rewards/builtin.js";
 import { type CustomRewardFn, defineReward } from "../rewards/custom.js";
 import type { RewardFunction } from "../rewards/types.js";
 
 /** Builds the reward of `task` from the config's `reward` section. */
-export async function buildReward(reward: TrainConfig["reward"], task: "countdown" | "math"): Promise<RewardFunction> {
+export async function buildReward(reward: RunConfig["reward"], task: "countdown" | "math"): Promise<RewardFunction> {
   if (reward.function === null) {
     if (task === "countdown") return countdownReward();
     return mathReward({ timeoutMs: reward.timeout_ms, ...(reward.workers !== null ? { size: reward.workers } : {}) });

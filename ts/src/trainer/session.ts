@@ -7,7 +7,7 @@
 import { join } from "node:path";
 
 import { ConfigError, resolveConfig } from "../config/load.js";
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { type BenchmarkTasks, loadBenchmarks } from "../data/load.js";
 import { resolveTemplate } from "../data/prompts.js";
 import { ConsoleReporter } from "../logging/console.js";
@@ -20,6 +20,7 @@ import { buildReward } from "./reward.js";
 import { defaultRunDir, holdsRun, RunLogs, runConfigText } from "./run_dir.js";
 import { checkResumeConfig } from "./resume_check.js";
 import { initialState, type TrainerState } from "./state.js";
+import { RUN_FILES } from "../logging/run_layout.js";
 
 /** Options shared by {@link train} and {@link sft}. */
 export interface RunOptions {
@@ -61,7 +62,7 @@ export class TrainingError extends Error {
 
 /** An open run: the policy, its logs and state, and the eval benchmarks. */
 export interface Session {
-  config: TrainConfig;
+  config: RunConfig;
   policy: Policy;
   tokenizer: Tokenizer;
   state: TrainerState;
@@ -77,7 +78,7 @@ export interface Session {
 }
 
 /** The core's training settings for a config (`optimizerSteps` sizes a cosine schedule). */
-function coreTrainConfig(config: TrainConfig, optimizerSteps: number, kind: "rl" | "sft") {
+function coreTrainConfig(config: RunConfig, optimizerSteps: number, kind: "rl" | "sft") {
   const t = config.trainer;
   const schedule =
     t.schedule.kind === "constant"
@@ -98,9 +99,9 @@ function coreTrainConfig(config: TrainConfig, optimizerSteps: number, kind: "rl"
     skip_zero_advantage: t.skip_zero_advantage,
     activation_checkpointing: t.activation_checkpointing,
     // The objective sees log-probs of the distribution the rollouts were sampled from (verl and
-    // TRL divide the logits by the rollout temperature too); greedy rollouts (0) have none, and
-    // SFT's cross-entropy is of the model itself: 1.
-    logprob_temperature: kind === "rl" && config.rollout.temperature > 0 ? config.rollout.temperature : 1,
+    // TRL divide the logits by the rollout temperature too; the core scores greedy rollouts, 0,
+    // at 1); SFT's cross-entropy is of the model itself: 1.
+    logprob_temperature: kind === "rl" ? config.rollout.temperature : 1,
     seed: config.seed,
   };
 }
@@ -109,7 +110,7 @@ function coreTrainConfig(config: TrainConfig, optimizerSteps: number, kind: "rl"
  * Policy.load options of a config; `fromHub` adds `model.revision` (not for checkpoint
  * directories); `kind` "sft" scores at temperature 1 whatever `rollout.temperature` says.
  */
-export function loadOptions(config: TrainConfig, optimizerSteps: number, fromHub: boolean, kind: "rl" | "sft" = "rl") {
+export function loadOptions(config: RunConfig, optimizerSteps: number, fromHub: boolean, kind: "rl" | "sft" = "rl") {
   return {
     device: config.model.device as "cpu",
     ...(config.model.dtype === "auto" ? {} : { dtype: config.model.dtype }),
@@ -120,7 +121,7 @@ export function loadOptions(config: TrainConfig, optimizerSteps: number, fromHub
 }
 
 /** Steps of a run: `trainer.steps`, or `trainer.epochs` passes over `examples` in batches of `batch`. */
-export function runLength(config: TrainConfig, examples: number, batch: number): number {
+export function runLength(config: RunConfig, examples: number, batch: number): number {
   const { steps, epochs } = config.trainer;
   if ((steps === null) === (epochs === null))
     throw new ConfigError("set exactly one of trainer.steps and trainer.epochs");
@@ -135,9 +136,9 @@ export function runLength(config: TrainConfig, examples: number, batch: number):
  * optimizer steps.
  */
 export async function openSession(
-  configIn: TrainConfig,
+  configIn: RunConfig,
   options: RunOptions,
-  prepare: (config: TrainConfig, benchmarks: BenchmarkTasks[]) => Promise<{ steps: number; optimizerSteps: number }>,
+  prepare: (config: RunConfig, benchmarks: BenchmarkTasks[]) => Promise<{ steps: number; optimizerSteps: number }>,
   kind: "rl" | "sft" = "rl",
 ): Promise<{ session: Session; steps: number }> {
   const config = resolveConfig(configIn);
@@ -149,7 +150,7 @@ export async function openSession(
   }
   // Before anything loads: a resume may not change what the run computes (unless forced).
   const forcedChanges = resumeFrom
-    ? checkResumeConfig(runConfigText(runDir), join(runDir, "config.yaml"), config, options.force ?? false)
+    ? checkResumeConfig(runConfigText(runDir), join(runDir, RUN_FILES.config), config, options.force ?? false)
     : [];
   if (!options.resume && holdsRun(runDir)) {
     throw new ConfigError(`${runDir} already holds a run; use --resume to continue it, or another --run-dir`);

@@ -6,7 +6,7 @@
  * signals of RL training.
  */
 import { ConfigError } from "../config/load.js";
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { PromptStream, ListSource } from "../data/prompt_stream.js";
 import { loadSftExamples, type SftExample } from "../data/sft_examples.js";
 import { openSession, type RunOptions, type RunSummary, runLength, runSteps, type Session } from "./session.js";
@@ -46,7 +46,7 @@ async function sftStep(s: Session, stream: PromptStream<SftExample>): Promise<Re
  * Fine-tunes `config.model` on `config.sft.dataset` (see docs/config.md, section `sft`); resolves to
  * the run's summary. Errors and signals behave as in {@link train}.
  */
-export async function sft(config: TrainConfig, options: RunOptions = {}): Promise<RunSummary> {
+export async function sft(config: RunConfig, options: RunOptions = {}): Promise<RunSummary> {
   let examples: SftExample[] = [];
   let dropped = "";
   const { session, steps } = await openSession(

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import type { DataCursor } from "../data/prompt_stream.js";
 
 /** The trainer's state after `step` rollout steps. */
@@ -36,7 +36,7 @@ export interface TrainerState {
 const RESUMABLE_KEYS = new Set(["run_dir", "trainer", "checkpoint", "logging", "eval"]);
 
 /** A hash of the config parts that determine the computation (not steps, logging, paths). */
-export function configHash(config: TrainConfig): string {
+export function configHash(config: RunConfig): string {
   const relevant = Object.fromEntries(Object.entries(config).filter(([k]) => !RESUMABLE_KEYS.has(k)));
   const trainer = { ...config.trainer, steps: null, epochs: null };
   return createHash("sha256")
@@ -46,7 +46,7 @@ export function configHash(config: TrainConfig): string {
 }
 
 /** The state of a run that has not started. */
-export function initialState(config: TrainConfig): TrainerState {
+export function initialState(config: RunConfig): TrainerState {
   return {
     format: "lgpo-trainer-state-v1",
     step: 0,

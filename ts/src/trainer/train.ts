@@ -5,7 +5,7 @@
  * configured intervals. Everything a resume needs is one {@link TrainerState}, saved with each
  * checkpoint.
  */
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { loadTrainSource } from "../data/load.js";
 import { PromptStream, type TaskSource } from "../data/prompt_stream.js";
 import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
@@ -47,7 +47,7 @@ export type TrainSummary = RunSummary;
 /** What the RL loop holds besides the session. */
 interface Run {
   session: Session;
-  config: TrainConfig;
+  config: RunConfig;
   state: TrainerState;
   objective: ObjectiveConfig;
   requirements: ObjectiveRequirements;
@@ -60,7 +60,7 @@ interface Run {
 }
 
 /** Opens the session and everything the RL step needs: prompts, reward, objective, KL reference. */
-async function startRun(config: TrainConfig, options: TrainOptions): Promise<{ run: Run; steps: number }> {
+async function startRun(config: RunConfig, options: TrainOptions): Promise<{ run: Run; steps: number }> {
   let source: TaskSource | undefined;
   let skipped = { count: 0, first: undefined as string | undefined };
   const { session, steps } = await openSession(config, options, async (c, benchmarks) => {
@@ -72,7 +72,7 @@ async function startRun(config: TrainConfig, options: TrainOptions): Promise<{ r
   });
   try {
     const c = session.config;
-    const requirements = objectiveRequirements(c.objective as ObjectiveConfig);
+    const requirements = objectiveRequirements(c.objective);
     const template = resolveTemplate(c.data.prompt.template, c.data.task, session.tokenizer);
     const reward = options.reward ?? (await buildReward(c.reward, c.data.task));
     session.closers.push(() => reward.close());
@@ -85,7 +85,7 @@ async function startRun(config: TrainConfig, options: TrainOptions): Promise<{ r
       session,
       config: c,
       state: session.state,
-      objective: c.objective as ObjectiveConfig,
+      objective: c.objective,
       requirements,
       reward,
       template,
@@ -137,6 +137,44 @@ function sampleLines(
   return lines;
 }
 
+/** What one step measured, for its metrics line. */
+interface StepOutcome {
+  batch: Awaited<ReturnType<typeof collectRollouts>>;
+  advantages: ReturnType<typeof trainSequences>["advantages"];
+  update: Awaited<ReturnType<typeof updatePolicy>>;
+  gate: ReturnType<typeof stepGate> | undefined;
+  kl: number | undefined;
+  stepS: number;
+}
+
+/** The metrics line of the step just taken (`run.state` already counts it). */
+function stepMetrics(run: Run, { batch, advantages, update, gate, kl, stepS }: StepOutcome): Record<string, number> {
+  const { config, state } = run;
+  return {
+    step: state.step,
+    time: Date.now() / 1000,
+    epoch: run.stream.epochs(),
+    ...rolloutMetrics(batch, config.rollout.max_new_tokens, config.reward.success_threshold),
+    ...updateMetrics(update, advantages),
+    ...(gate
+      ? gateMetrics(
+          gate.tau,
+          advantages,
+          update.outcomes.map((o) => o.gated),
+        )
+      : {}),
+    ...(kl !== undefined ? { "kl/initial": kl } : {}),
+    ...(config.rollout.dynamic_sampling.enabled
+      ? { "dapo/extra_batches": batch.extraBatches, "dapo/dropped_groups": batch.droppedGroups }
+      : {}),
+    "time/generate_s": batch.generateS,
+    "time/reward_s": batch.rewardS,
+    "time/old_logprob_s": update.oldLogprobS,
+    "time/update_s": update.updateS,
+    "time/step_s": stepS,
+  };
+}
+
 /** One rollout step: generate, reward, advantages, (old log-probs,) updates; returns its metrics line. */
 async function trainStep(run: Run): Promise<Record<string, number>> {
   const { config, state } = run;
@@ -181,29 +219,7 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
   state.optimizerSteps = run.session.policy.optimizerSteps;
   const stepS = (performance.now() - t0) / 1000;
   state.wallS += stepS;
-  const metrics: Record<string, number> = {
-    step: state.step,
-    time: Date.now() / 1000,
-    epoch: run.stream.epochs(),
-    ...rolloutMetrics(batch, config.rollout.max_new_tokens, config.reward.success_threshold),
-    ...updateMetrics(update, advantages),
-    ...(gate
-      ? gateMetrics(
-          gate.tau,
-          advantages,
-          update.outcomes.map((o) => o.gated),
-        )
-      : {}),
-    ...(kl !== undefined ? { "kl/initial": kl } : {}),
-    ...(config.rollout.dynamic_sampling.enabled
-      ? { "dapo/extra_batches": batch.extraBatches, "dapo/dropped_groups": batch.droppedGroups }
-      : {}),
-    "time/generate_s": batch.generateS,
-    "time/reward_s": batch.rewardS,
-    "time/old_logprob_s": update.oldLogprobS,
-    "time/update_s": update.updateS,
-    "time/step_s": stepS,
-  };
+  const metrics = stepMetrics(run, { batch, advantages, update, gate, kl, stepS });
   run.session.logs.metrics(metrics as Record<string, number> & { step: number });
   const every = config.logging.samples_every;
   if (every > 0 && state.step % every === 0 && config.logging.samples_per_step > 0) {
@@ -225,7 +241,7 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
  * ConfigError (bad config), an Error naming the bad file (model, data), or a TrainingError (the
  * run had to stop). Aborting `options.signal` stops cleanly after the current step.
  */
-export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainSummary> {
+export async function train(config: RunConfig, options: TrainOptions = {}): Promise<TrainSummary> {
   const { run, steps } = await startRun(config, options);
   return runSteps(run.session, steps, options, () => trainStep(run));
 }

@@ -3,7 +3,7 @@
  * objective is ratio-based (LGPO never computes them), then N_updates optimizer steps on
  * consecutive minibatches of whole groups.
  */
-import type { TrainConfig } from "../config/schema.js";
+import type { RunConfig } from "../config/schema.js";
 import { groupAdvantages } from "../rollout/advantages.js";
 import type { RolloutSample } from "../rollout/rollout.js";
 import type { ObjectiveConfig, ObjectiveRequirements } from "../sdk/objectives.js";
@@ -37,7 +37,7 @@ export function trainSequences(
   batch: {
     groups: readonly { samples: readonly Pick<RolloutSample, "promptIds" | "tokens" | "logprobs" | "reward">[] }[];
   },
-  rollout: TrainConfig["rollout"],
+  rollout: RunConfig["rollout"],
 ): { sequences: TrainSequence[]; advantages: number[] } {
   const samples = batch.groups.flatMap((g) => g.samples);
   const advantages = groupAdvantages(
@@ -70,7 +70,7 @@ export async function updatePolicy(
   groupSize: number,
   objective: ObjectiveConfig,
   requirements: ObjectiveRequirements,
-  config: TrainConfig,
+  config: RunConfig,
 ): Promise<UpdateResult> {
   let oldLogprobS = 0;
   let oldLogprobSequences = 0;
