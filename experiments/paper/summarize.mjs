@@ -67,6 +67,9 @@ function runNumbers(dir) {
     clip: mean(steps.map((l) => (l["clip/frac_low"] ?? 0) + (l["clip/frac_high"] ?? 0))),
     stepS: stepMean("time/step_s", 1), // the first step also warms up
     oldS: stepMean("time/old_logprob_s", 1),
+    generateS: stepMean("time/generate_s", 1),
+    updateS: stepMean("time/update_s", 1),
+    length: stepMean("response_length/mean"),
     wallS: summary.wallS,
     keys: new Set(lines.flatMap((l) => Object.keys(l))),
   };
@@ -86,7 +89,18 @@ function verdictText(runs) {
 function armTable(planName, arms) {
   const time = planName === "claim-6";
   const header = time
-    ? ["arm", "seeds", "step s", "old log-probs s", "wall s", "step / LGPO's"]
+    ? [
+        "arm",
+        "seeds",
+        "step s",
+        "generate s",
+        "old log-probs s",
+        "update s",
+        "response tokens",
+        "zero-adv share",
+        "wall s",
+        "step / LGPO's",
+      ]
     : [
         "arm",
         "seeds",
@@ -121,7 +135,11 @@ function armTable(planName, arms) {
         name,
         String(runs.length),
         col("stepS"),
+        col("generateS"),
         col("oldS"),
+        col("updateS"),
+        col("length", 1),
+        col("zeroAdv"),
         col("wallS", 1),
         ref ? (mean(runs.map((r) => r.stepS)) / ref).toFixed(3) : "–",
       ]);
