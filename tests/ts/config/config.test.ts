@@ -14,6 +14,7 @@ import {
   readConfigFile,
   resolveConfig,
 } from "../../../ts/src/config/load.js";
+import { native } from "../../../ts/src/sdk/native.js";
 import { REPO_ROOT } from "../data_files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-config-"));
@@ -139,6 +140,24 @@ describe("config schema", () => {
     expect(errorOf({ ...gate({ exclude_forced: true }), data: { task: "math" } })).toMatch(
       /`objective\.gate\.exclude_forced`.*math task marks no forced tokens/,
     );
+  });
+
+  it("records the gate's values in use, defaults included, and takes the default tau from the core", () => {
+    const gate = (g: object) => resolveConfig({ ...minimal, objective: { name: "lgpo", gate: g } }).objective.gate;
+    expect(native().defaultGateTau()).toBe(-0.15);
+    expect(gate({})).toEqual({ mode: "fixed", tau: -0.15 });
+    expect(gate({ exclude_forced: true })).toEqual({ mode: "fixed", tau: -0.15, exclude_forced: true });
+    expect(gate({ mode: "target" })).toEqual({
+      mode: "target",
+      tau: -0.15,
+      target: 0.1,
+      rate: 0.1,
+      tau_min: -2,
+      tau_max: -0.005,
+    });
+    // What config.yaml holds resolves to itself (a resume compares the two).
+    const filled = resolveConfig({ ...minimal, objective: { name: "lgpo", gate: { mode: "quantile" } } });
+    expect(resolveConfig(YAML.parse(configToYaml(filled))).objective.gate).toEqual({ mode: "quantile", q: 0.9 });
   });
 
   it("reads YAML with extends chains (deep merge), and --set overrides parsed as YAML scalars", () => {

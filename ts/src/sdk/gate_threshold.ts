@@ -15,6 +15,7 @@
  * for). Within a step τ stays fixed, so later minibatches gate what the earlier updates pushed
  * above it: a trust region around the policy that sampled.
  */
+import { native } from "./native.js";
 
 /** The gate section of an `lgpo*` objective as a run config writes it (the schema validates it). */
 export interface GateSettings {
@@ -45,10 +46,13 @@ export interface GateSettings {
 
 export type GateMode = "fixed" | "quantile" | "target";
 
-/** The defaults of {@link GateSettings}, stated once (the schema's docs quote them). */
+/**
+ * The defaults of {@link GateSettings}, stated once (the schema's docs quote them); τ is the
+ * core's (`objectives::DEFAULT_TAU`), read through the addon.
+ */
 export const GATE_DEFAULTS = {
   mode: "fixed" as GateMode,
-  tau: -0.15,
+  tau: native().defaultGateTau(),
   q: 0.9,
   target: 0.1,
   rate: 0.1,

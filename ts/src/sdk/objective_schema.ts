@@ -97,6 +97,14 @@ const gateSection = z
       });
     }
   })
+  // The resolved config (and so the run directory's config.yaml) records the values the gate
+  // uses: its mode and that mode's own fields, defaults included.
+  .transform((gate) => {
+    const mode = gate.mode ?? D.mode;
+    const used: Record<string, unknown> = { mode };
+    for (const key of GATE_MODE_FIELDS[mode]) used[key] = gate[key] ?? D[key as keyof typeof D];
+    return { ...gate, ...used } as typeof gate;
+  })
   .optional()
   .describe("The likelihood gate; only for the `lgpo*` objectives.");
 

@@ -33,10 +33,14 @@ pub(crate) struct LikelihoodGate {
     rule: GateRule,
 }
 
+/// τ when a config sets none: the paper's −0.15 (an average token probability above 0.86 is
+/// gated). The one statement of it: the TypeScript layer reads it through the binding.
+pub const DEFAULT_TAU: f64 = -0.15;
+
 impl LikelihoodGate {
     fn build(config: &ObjectiveConfig, name: &'static str, rule: GateRule) -> Result<Box<dyn PolicyObjective>> {
         config.check_sections(false, true)?;
-        let tau = config.gate.tau.unwrap_or(-0.15);
+        let tau = config.gate.tau.unwrap_or(DEFAULT_TAU);
         if !(tau.is_finite() && tau <= 0.0) {
             bail_input!("gate.tau must be a log-likelihood (finite, <= 0), got {tau}");
         }

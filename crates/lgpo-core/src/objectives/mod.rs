@@ -21,6 +21,7 @@ use candle_core::{DType, Tensor};
 pub use aggregation::{Aggregation, Normalizer};
 pub use config::{ClipConfig, GateConfig, KlConfig, KlEstimator, ObjectiveConfig};
 pub use evaluate::{evaluate, Evaluation, EvaluationInputs};
+pub use likelihood_gate::DEFAULT_TAU;
 pub use registry::{Constructor, Registry};
 pub use stats::{Metrics, ObjectiveStats, RatioStats};
 
