@@ -30,13 +30,20 @@ function run(label, command, args, env = {}) {
   }
 }
 
+/** Whether an MPI toolchain is installed (`mpicc` on the PATH): the data-parallel test needs it. */
+function hasMpi() {
+  return spawnSync("mpicc", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
 // Tests that skip (reference data absent) append a line here; cargo's capture would hide them.
 const skipDir = mkdtempSync(join(tmpdir(), "lgpo-skips-"));
 const skipLog = join(skipDir, "skipped.txt");
+// With MPI installed, the core's `mpi` feature builds the data-parallel backend and its 2-rank test.
+const mpi = hasMpi() ? ["--features", "lgpo-core/mpi"] : [];
 run(
-  "Rust tests (cargo test --release, the addon's target)",
+  `Rust tests (cargo test --release, the addon's target${mpi.length ? ", with MPI" : ""})`,
   "cargo",
-  ["test", "--workspace", "--release", "--target", hostTriple()],
+  ["test", "--workspace", "--release", "--target", hostTriple(), ...mpi],
   { LGPO_SKIP_LOG: skipLog },
 );
 const skips = existsSync(skipLog) ? readFileSync(skipLog, "utf8").trim().split("\n") : [];

@@ -26,6 +26,7 @@
 
 pub mod allocator;
 pub mod checkpoint;
+pub mod comm;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod device;

@@ -57,6 +57,18 @@ impl Minibatch {
         Ok(())
     }
 
+    /// Rank `rank`'s share of the minibatch among `size` data-parallel ranks: a consecutive slice,
+    /// in rank order (what [`super::Policy::set_communicator`] expects). The sequences must split
+    /// evenly.
+    pub fn shard(&self, rank: usize, size: usize) -> crate::Result<Minibatch> {
+        let n = self.sequences.len();
+        if size == 0 || rank >= size || !n.is_multiple_of(size) {
+            crate::bail_input!("minibatch shard: {n} sequences do not split evenly into rank {rank} of {size}");
+        }
+        let per = n / size;
+        Ok(self.select(&(rank * per..(rank + 1) * per).collect::<Vec<_>>()))
+    }
+
     /// The sequences at `indices`, all fields kept in step.
     pub(crate) fn select(&self, indices: &[usize]) -> Minibatch {
         let pick =

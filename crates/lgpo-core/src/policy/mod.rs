@@ -2,6 +2,7 @@
 //! accumulation whose normalisation is exact across micro-batches, and the old-policy log-prob
 //! pass that ratio-based objectives need (and LGPO does not).
 
+mod data_parallel;
 mod minibatch;
 
 use std::time::Instant;
@@ -9,9 +10,12 @@ use std::time::Instant;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use minibatch::padded_rows;
 pub use minibatch::{Minibatch, Rollout};
 
+use crate::comm::{Communicator, ReduceOp, SingleProcess};
 use crate::model::{LogprobPath, Qwen2, ResponseScores, Sequence, SequenceBatch};
 use crate::objectives::{counted_tokens, Metrics, Normalizer, Objective, ObjectiveInputs, ObjectiveStats};
 use crate::optim::{clip_factor, global_norm, AdamW, AdamWConfig, LrSchedule};
@@ -139,6 +143,8 @@ pub struct Policy {
     model: Qwen2,
     optimizer: AdamW,
     config: TrainConfig,
+    /// The ranks this policy trains with ([`SingleProcess`] unless set).
+    comm: Arc<dyn Communicator>,
 }
 
 impl Policy {
@@ -158,7 +164,7 @@ impl Policy {
         }
         config.schedule.validate()?;
         let optimizer = AdamW::new(model.params(), config.optimizer)?;
-        Ok(Policy { model, optimizer, config })
+        Ok(Policy { model, optimizer, config, comm: Arc::new(SingleProcess) })
     }
 
     /// The model.
@@ -187,6 +193,19 @@ impl Policy {
     pub fn load_optimizer(&mut self, path: impl AsRef<std::path::Path>) -> Result<()> {
         self.optimizer = AdamW::load(path, self.model.params(), *self.optimizer.config())?;
         Ok(())
+    }
+
+    /// Trains with `comm`'s ranks from now on: each optimizer step sums the loss denominators,
+    /// gradients and statistics over them (`comm::mpi::MpiCommunicator` with the `mpi` feature).
+    /// Every rank must hold the same weights and optimizer state, and step on its consecutive
+    /// slice of each minibatch, in rank order.
+    pub fn set_communicator(&mut self, comm: Arc<dyn Communicator>) {
+        self.comm = comm;
+    }
+
+    /// The ranks this policy trains with.
+    pub fn communicator(&self) -> &dyn Communicator {
+        self.comm.as_ref()
     }
 
     /// The training settings.
@@ -232,7 +251,8 @@ impl Policy {
     /// micro-batch; the parameters are not changed.
     pub fn gradients(&self, minibatch: &Minibatch, objective: &Objective) -> Result<Gradients> {
         check_inputs_for(minibatch, objective)?;
-        let norm = Normalizer::from_lengths(minibatch.sequences.iter().map(|s| s.response.len()));
+        let distributed = self.comm.size() > 1;
+        let mut norm = Normalizer::from_lengths(minibatch.sequences.iter().map(|s| s.response.len()));
         let skip = self.config.skip_zero_advantage && objective.allows_skipping_zero_advantage();
         let evaluated: Vec<usize> =
             (0..minibatch.sequences.len()).filter(|&i| !skip || minibatch.advantages[i] != 0.0).collect();
@@ -243,6 +263,11 @@ impl Policy {
         let mut stats = ObjectiveStats::default();
         let mut sequences = vec![SequenceOutcome::default(); minibatch.sequences.len()];
         let device = self.model.device();
+        let mut first = 0;
+        if distributed {
+            norm = data_parallel::global_normalizer(self.comm.as_ref(), norm)?;
+            first = data_parallel::first_evaluated(self.comm.as_ref(), evaluated.len())?;
+        }
 
         for (chunk_index, chunk) in evaluated.chunks(self.config.micro_batch_size).enumerate() {
             let micro = minibatch.select(chunk);
@@ -272,7 +297,7 @@ impl Policy {
                     statistic_mask: statistic_mask.as_ref(),
                     norm,
                     seed,
-                    first_sequence: chunk_index * self.config.micro_batch_size,
+                    first_sequence: first + chunk_index * self.config.micro_batch_size,
                 })?;
                 Ok((output.loss, (output.stats, output.gated, output.mean_logprobs)))
             })?;
@@ -288,6 +313,7 @@ impl Policy {
         let skipped = minibatch.sequences.len() - evaluated.len();
         stats.sequences += skipped as f64;
         stats.zero_advantage += skipped as f64;
+        let mut skipped_count = [skipped as f64];
         let grads = grads
             .into_iter()
             .zip(params)
@@ -296,7 +322,17 @@ impl Policy {
                 None => Ok(Tensor::zeros(var.shape(), DType::F32, var.device())?),
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Gradients { grads, stats, skipped_zero_advantage: skipped, sequences })
+        if !distributed {
+            return Ok(Gradients { grads, stats, skipped_zero_advantage: skipped, sequences });
+        }
+        let comm = self.comm.as_ref();
+        comm.all_reduce_f64(&mut skipped_count, ReduceOp::Sum)?;
+        Ok(Gradients {
+            grads: data_parallel::reduce_gradients(comm, grads)?,
+            stats: data_parallel::reduce_stats(comm, &stats)?,
+            skipped_zero_advantage: skipped_count[0] as usize,
+            sequences,
+        })
     }
 
     /// One optimizer step on `minibatch`: gradients, a non-finite check (a non-finite loss or

@@ -1,0 +1,91 @@
+//! Data-parallel communication: the few collectives a training step needs, behind one trait, so
+//! that the step is written once for one process and for N ranks.
+//!
+//! Each rank holds a full copy of the policy and trains on its share of the minibatch; before the
+//! optimizer step the ranks sum their loss denominators, their gradients and their statistics, so
+//! every rank takes the step one process would take on the whole minibatch (up to float summation
+//! order) and the weights stay identical without ever being sent.
+//!
+//! Backends: [`SingleProcess`] (no communication; the default) and, with the `mpi` cargo feature,
+//! `mpi::MpiCommunicator` (from an `mpi::MpiSession`) over the system's MPI library (Open MPI), launched by `mpirun` or
+//! `srun`. Existing engines carry the bytes; nothing here is a transport of its own.
+
+#[cfg(feature = "mpi")]
+pub mod mpi;
+
+use crate::Result;
+
+/// How [`Communicator::all_reduce_f64`] combines the ranks' values, element by element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Min,
+    Max,
+}
+
+/// The collectives of data-parallel training. Every rank must make the same calls in the same
+/// order with buffers of the same length (the backends check what they can).
+pub trait Communicator: Send + Sync {
+    /// This process's rank, 0..size.
+    fn rank(&self) -> usize;
+    /// The number of ranks.
+    fn size(&self) -> usize;
+    /// Replaces `values` on every rank by their element-wise sum over the ranks.
+    fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()>;
+    /// Replaces `values` on every rank by their element-wise `op` over the ranks.
+    fn all_reduce_f64(&self, values: &mut [f64], op: ReduceOp) -> Result<()>;
+    /// Replaces `bytes` on every rank by rank `root`'s (whose length the others need not know).
+    fn broadcast(&self, bytes: &mut Vec<u8>, root: usize) -> Result<()>;
+    /// Returns once every rank has called it.
+    fn barrier(&self) -> Result<()>;
+}
+
+/// One process, no communication: every collective leaves its buffer as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleProcess;
+
+impl Communicator for SingleProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn all_reduce_sum_f32(&self, _values: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
+    fn all_reduce_f64(&self, _values: &mut [f64], _op: ReduceOp) -> Result<()> {
+        Ok(())
+    }
+    fn broadcast(&self, _bytes: &mut Vec<u8>, _root: usize) -> Result<()> {
+        Ok(())
+    }
+    fn barrier(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The index of this rank's first item in the concatenation of every rank's `count` items, in
+/// rank order (an exclusive prefix sum over the ranks), and the total.
+pub fn offset_and_total(comm: &dyn Communicator, count: usize) -> Result<(usize, usize)> {
+    let mut counts = vec![0.0; comm.size()];
+    counts[comm.rank()] = count as f64;
+    comm.all_reduce_f64(&mut counts, ReduceOp::Sum)?;
+    let offset = counts[..comm.rank()].iter().sum::<f64>() as usize;
+    Ok((offset, counts.iter().sum::<f64>() as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_process_is_rank_0_of_1_and_changes_nothing() -> Result<()> {
+        let comm = SingleProcess;
+        let mut v = [1.5f32, -2.0];
+        comm.all_reduce_sum_f32(&mut v)?;
+        assert_eq!(v, [1.5, -2.0]);
+        assert_eq!(offset_and_total(&comm, 7)?, (0, 7));
+        Ok(())
+    }
+}
