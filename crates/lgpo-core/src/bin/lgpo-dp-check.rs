@@ -1,7 +1,10 @@
-//! `lgpo-dp-check MODEL_DIR`, run under `mpirun -np N`: checks that N ranks, each training on its
-//! consecutive slice of every minibatch, take the optimizer steps one process takes on the whole
-//! minibatches. Every rank also runs the single-process reference itself, then compares
-//! gradients, metrics and weights; rank 0 prints one JSON line. Exit code 1 on a mismatch.
+//! `lgpo-dp-check MODEL_DIR [OBJECTIVE...]`, run under `mpirun -np N`: checks that N ranks, each
+//! training on its consecutive slice of every minibatch, take the optimizer steps one process
+//! takes on the whole minibatches. Every rank also runs the single-process reference itself, then
+//! compares gradients, metrics and weights; rank 0 prints one JSON line. Exit code 1 on a mismatch.
+//!
+//! `lgpo-dp-check --bench STEPS MODEL_DIR` times STEPS LGPO steps on the ranks' shards of
+//! 12-sequence minibatches instead: the step and the time in collectives, as JSON from rank 0.
 //!
 //! Tolerance: the ranks sum the same per-token gradient terms in another order (each rank's
 //! micro-batches, then the ranks), so f32 results differ by rounding only: a relative L2 error of
@@ -137,9 +140,47 @@ fn run(session: &MpiSession) -> lgpo_core::Result<bool> {
     Ok(passed)
 }
 
+/// Mean step seconds and mean seconds in collectives over `steps` LGPO steps (after one warm-up).
+fn bench(session: &MpiSession, steps: usize, dir: &str) -> lgpo_core::Result<bool> {
+    let comm: Arc<dyn Communicator> = Arc::new(session.communicator());
+    let mut p = policy(dir)?;
+    p.set_communicator(comm.clone());
+    let objective = objective("lgpo", median_tau(dir)?)?;
+    let (mut step_s, mut comm_s) = (0.0, 0.0);
+    for step in 0..=steps {
+        let mb = minibatch(step).shard(comm.rank(), comm.size())?;
+        comm.barrier()?;
+        let start = std::time::Instant::now();
+        let metrics = p.train_step(&mb, &objective)?.metrics;
+        if step > 0 {
+            step_s += start.elapsed().as_secs_f64() / steps as f64;
+            comm_s += metrics.get("comm_s").copied().unwrap_or(0.0) / steps as f64;
+        }
+    }
+    let mut times = [step_s, comm_s];
+    comm.all_reduce_f64(&mut times, ReduceOp::Max)?;
+    if comm.rank() == 0 {
+        println!(
+            "{{\"ranks\": {}, \"sequences_per_step\": {SEQUENCES}, \"steps\": {steps}, \"step_s\": {:.6}, \"comm_s\": {:.6}, \"threads_per_rank\": {}}}",
+            comm.size(),
+            times[0],
+            times[1],
+            lgpo_core::compute_threads()
+        );
+    }
+    Ok(true)
+}
+
 fn main() -> std::process::ExitCode {
     // The session outlives every communicator: dropping it at the end finalises MPI.
-    let result = MpiSession::init().and_then(|session| run(&session));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = MpiSession::init().and_then(|session| match args.as_slice() {
+        [flag, steps, dir] if flag == "--bench" => match steps.parse() {
+            Ok(steps) => bench(&session, steps, dir),
+            Err(_) => Err(lgpo_core::Error::input(format!("--bench: `{steps}` is not a step count"))),
+        },
+        _ => run(&session),
+    });
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => std::process::ExitCode::from(1),

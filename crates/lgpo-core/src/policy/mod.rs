@@ -117,6 +117,8 @@ pub struct Gradients {
     pub skipped_zero_advantage: usize,
     /// One outcome per sequence of the minibatch, in its order.
     pub sequences: Vec<SequenceOutcome>,
+    /// Wall seconds spent in collectives across ranks (0 in a single process).
+    pub comm_seconds: f64,
 }
 
 /// The metrics of one optimizer step and the per-sequence decisions behind them.
@@ -264,9 +266,12 @@ impl Policy {
         let mut sequences = vec![SequenceOutcome::default(); minibatch.sequences.len()];
         let device = self.model.device();
         let mut first = 0;
+        let mut comm_seconds = 0.0;
         if distributed {
+            let start = Instant::now();
             norm = data_parallel::global_normalizer(self.comm.as_ref(), norm)?;
             first = data_parallel::first_evaluated(self.comm.as_ref(), evaluated.len())?;
+            comm_seconds += start.elapsed().as_secs_f64();
         }
 
         for (chunk_index, chunk) in evaluated.chunks(self.config.micro_batch_size).enumerate() {
@@ -323,30 +328,29 @@ impl Policy {
             })
             .collect::<Result<Vec<_>>>()?;
         if !distributed {
-            return Ok(Gradients { grads, stats, skipped_zero_advantage: skipped, sequences });
+            return Ok(Gradients { grads, stats, skipped_zero_advantage: skipped, sequences, comm_seconds });
         }
-        let comm = self.comm.as_ref();
+        let (comm, start) = (self.comm.as_ref(), Instant::now());
         comm.all_reduce_f64(&mut skipped_count, ReduceOp::Sum)?;
-        Ok(Gradients {
-            grads: data_parallel::reduce_gradients(comm, grads)?,
-            stats: data_parallel::reduce_stats(comm, &stats)?,
-            skipped_zero_advantage: skipped_count[0] as usize,
-            sequences,
-        })
+        let grads = data_parallel::reduce_gradients(comm, grads)?;
+        let stats = data_parallel::reduce_stats(comm, &stats)?;
+        comm_seconds += start.elapsed().as_secs_f64();
+        Ok(Gradients { grads, stats, skipped_zero_advantage: skipped_count[0] as usize, sequences, comm_seconds })
     }
 
     /// One optimizer step on `minibatch`: gradients, a non-finite check (a non-finite loss or
     /// gradient skips the step and leaves weights and optimizer state untouched), global-norm
     /// clipping, AdamW at the scheduled learning rate. Returns the objective's metrics plus
     /// `grad_norm` (before clipping), `lr`, `skipped_zero_adv` (sequences), `skipped_nonfinite`
-    /// (0 or 1) and `step`.
+    /// (0 or 1), `step`, and across ranks `comm_s` (seconds in collectives).
     pub fn train_minibatch(&mut self, minibatch: &Minibatch, objective: &Objective) -> Result<Metrics> {
         Ok(self.train_step(minibatch, objective)?.metrics)
     }
 
     /// [`Policy::train_minibatch`], also returning what the objective decided for each sequence.
     pub fn train_step(&mut self, minibatch: &Minibatch, objective: &Objective) -> Result<StepOutcome> {
-        let Gradients { grads, stats, skipped_zero_advantage, sequences } = self.gradients(minibatch, objective)?;
+        let Gradients { grads, stats, skipped_zero_advantage, sequences, comm_seconds } =
+            self.gradients(minibatch, objective)?;
         let mut metrics = stats.metrics();
         let norm = global_norm(&grads)?;
         // Clipping scales the gradients inside the optimizer's kernels (no scaled copy).
@@ -361,6 +365,9 @@ impl Policy {
         metrics.insert("skipped_zero_adv".into(), skipped_zero_advantage as f64);
         metrics.insert("skipped_nonfinite".into(), if finite { 0.0 } else { 1.0 });
         metrics.insert("step".into(), self.optimizer.steps_taken() as f64);
+        if self.comm.size() > 1 {
+            metrics.insert("comm_s".into(), comm_seconds);
+        }
         Ok(StepOutcome { metrics, sequences })
     }
 
