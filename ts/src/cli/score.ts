@@ -2,7 +2,6 @@
 import type { Command } from "commander";
 import { device, dtype, integer, MODEL_HELP, offline, revision } from "./options.js";
 import { Policy, type ScoreInput } from "../sdk/policy.js";
-import { GATE_DEFAULTS } from "../sdk/gate_threshold.js";
 import { UsageError } from "./errors.js";
 import { progress, readJsonl, writeLines } from "./io.js";
 
@@ -68,7 +67,7 @@ export function registerScore(cli: Command): void {
   cli
     .command("score")
     .description(
-      `write per-token log-probs, entropies and the mean log-prob (the quantity LGPO gates on, tau = ${GATE_DEFAULTS.tau}) ` +
+      "write per-token log-probs, entropies and the mean log-prob (the quantity LGPO gates on) " +
         'of each {"prompt_ids", "response_ids"} or {"prompt", "response"} line',
     )
     .requiredOption("--model <dir|id>", MODEL_HELP)

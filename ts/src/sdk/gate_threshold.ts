@@ -46,13 +46,19 @@ export interface GateSettings {
 
 export type GateMode = "fixed" | "quantile" | "target";
 
+let defaultTau: number | undefined;
+
 /**
  * The defaults of {@link GateSettings}, stated once (the schema's docs quote them); τ is the
- * core's (`objectives::DEFAULT_TAU`), read through the addon.
+ * core's (`objectives::DEFAULT_TAU`), read through the addon on first use, so that importing the
+ * package does not load the addon.
  */
 export const GATE_DEFAULTS = {
   mode: "fixed" as GateMode,
-  tau: native().defaultGateTau(),
+  get tau(): number {
+    defaultTau ??= native().defaultGateTau();
+    return defaultTau;
+  },
   q: 0.9,
   target: 0.1,
   rate: 0.1,

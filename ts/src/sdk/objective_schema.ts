@@ -40,7 +40,7 @@ const gateSection = z
       .max(0)
       .optional()
       .describe(
-        `τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default ${D.tau}, the paper's: average token probability above 0.86). \`target\` mode: the controller's starting τ.`,
+        `τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default: the paper's, the core's \`DEFAULT_TAU\`: an average token probability above 0.86). \`target\` mode: the controller's starting τ.`,
       ),
     tau_low: z.number().optional().describe("Also gate sequences whose mean log-likelihood is below this."),
     probability: probability()
