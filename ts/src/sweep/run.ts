@@ -61,7 +61,8 @@ export const RESULT_FILES = [RUN_FILES.metrics, RUN_FILES.summary, RUN_FILES.con
 
 /** The status of the run directory `dir`. */
 export function runStatus(dir: string): RunStatus {
-  if (completed(dir)) return "done"; // a torn summary: the checkpoint decides
+  if (completed(dir)) return "done";
+  // Not completed (or a torn summary): the checkpoint decides.
   return existsSync(join(dir, RUN_FILES.checkpoints, "latest")) ? "resume" : "new";
 }
 
