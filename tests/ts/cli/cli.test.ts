@@ -123,6 +123,13 @@ describe("lgpo-run score", () => {
     expect(cuda.code).toBe(2);
     expect(cuda.stderr).toMatch(/device.*cuda/);
     expect(cuda.stderr.trim().split("\n")).toHaveLength(1);
+    // cuda:N is a device name as the config schema spells it; anything else is refused by the option.
+    const ordinal = await run("score", "--model", TINY_TIED, "--input", input, "--device", "cuda:1");
+    expect(ordinal.code).toBe(2);
+    expect(ordinal.stderr).toMatch(/device.*cuda:1/);
+    const gpu = await run("score", "--model", TINY_TIED, "--input", input, "--device", "gpu");
+    expect(gpu.code).toBe(2);
+    expect(gpu.stderr).toMatch(/--device.*expected cpu, cuda or cuda:N, got "gpu"/);
     const dtype = await run("score", "--model", TINY_TIED, "--input", input, "--dtype", "f64");
     expect(dtype.code).toBe(2);
     expect(dtype.stderr).toMatch(/--dtype/);
