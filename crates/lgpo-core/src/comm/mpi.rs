@@ -14,12 +14,6 @@ use mpi::traits::{Communicator as _, CommunicatorCollectives as _, Root as _};
 use super::{Communicator, ReduceOp};
 use crate::{Error, Result};
 
-/// Whether this process was started by an MPI launcher (Open MPI's, MPICH's / Hydra's or SLURM's
-/// environment), so that initialising MPI joins the job instead of running alone.
-pub fn launched_by_mpi() -> bool {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_PROCID"].iter().any(|v| std::env::var_os(v).is_some())
-}
-
 /// MPI, initialised; dropping it finalises MPI.
 pub struct MpiSession {
     universe: mpi::environment::Universe,

@@ -205,11 +205,6 @@ impl Policy {
         self.comm = comm;
     }
 
-    /// The ranks this policy trains with.
-    pub fn communicator(&self) -> &dyn Communicator {
-        self.comm.as_ref()
-    }
-
     /// The training settings.
     pub fn config(&self) -> &TrainConfig {
         &self.config
