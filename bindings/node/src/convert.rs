@@ -15,10 +15,11 @@ pub fn device(name: Option<&str>) -> Result<Device> {
     core(lgpo_core::device::parse_device_or_default(name))
 }
 
-/// A seed from JS (an integer below 2^53; default 0); a negative one is refused, naming `what`.
-pub fn seed(value: Option<i64>, what: &str) -> Result<u64> {
-    let seed = value.unwrap_or(0);
-    u64::try_from(seed).map_err(|_| invalid(format!("{what} must be a non-negative integer, got {seed}")))
+/// A seed or an index from JS (an integer below 2^53; default 0); a negative one is refused,
+/// naming `what`.
+pub fn non_negative(value: Option<i64>, what: &str) -> Result<u64> {
+    let value = value.unwrap_or(0);
+    u64::try_from(value).map_err(|_| invalid(format!("{what} must be a non-negative integer, got {value}")))
 }
 
 /// A dtype name: `f32`, `bf16` or `f16`; the default is f32 on CPU and bf16 on CUDA.
@@ -51,6 +52,10 @@ pub struct SamplingOptions {
     pub stop_token_ids: Option<Vec<u32>>,
     /// Seed of the random streams (an integer below 2^53).
     pub seed: Option<i64>,
+    /// Index of this call's first output row in a longer list generated in several calls: row r
+    /// draws from stream `firstRow + r`, so a list split into chunks (or across ranks) gives the
+    /// rows one call would. Default 0.
+    pub first_row: Option<i64>,
     /// Samples per prompt: `prompts.length * n` rows, prompt-major (row `i * n + k` is sample k
     /// of prompt i); each prompt is prefilled once.
     pub n: Option<u32>,
@@ -63,7 +68,8 @@ pub struct SamplingOptions {
 impl SamplingOptions {
     pub fn to_core(&self) -> Result<SamplingParams> {
         let d = SamplingParams::default();
-        let seed = seed(self.seed, "seed")?;
+        let seed = non_negative(self.seed, "seed")?;
+        let first_row = non_negative(self.first_row, "firstRow")?;
         Ok(SamplingParams {
             temperature: self.temperature.map_or(d.temperature, |t| t as f32),
             top_k: self.top_k.map_or(d.top_k, |k| k as usize),
@@ -71,6 +77,7 @@ impl SamplingOptions {
             max_new_tokens: self.max_new_tokens.map_or(d.max_new_tokens, |n| n as usize),
             stop_token_ids: self.stop_token_ids.clone().unwrap_or_default(),
             seed,
+            first_row,
             samples_per_prompt: self.n.map_or(d.samples_per_prompt, |n| n as usize),
             vocab_limit: self.vocab_limit.map(|l| l as usize),
         })

@@ -51,7 +51,7 @@ pub fn evaluate_objective(config: serde_json::Value, inputs: EvaluateInputs) -> 
                 entropy: entropy.as_deref(),
                 advantages: &advantages,
                 forced_tokens: inputs.forced_tokens.as_deref(),
-                seed: inputs.seed.unwrap_or(0).max(0) as u64,
+                seed: crate::convert::non_negative(inputs.seed, "seed")?,
             },
         ))?;
         Ok(EvaluateResult {

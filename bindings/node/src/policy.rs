@@ -343,7 +343,7 @@ pub fn init_random_checkpoint(
     dtype: Option<String>,
 ) -> Result<AsyncTask<InitTask>> {
     let dtype = save_dtype(dtype.as_deref())?;
-    let seed = crate::convert::seed(seed, "seed")?;
+    let seed = crate::convert::non_negative(seed, "seed")?;
     Ok(AsyncTask::new(InitTask { dir, config: Some(config), seed, dtype }))
 }
 

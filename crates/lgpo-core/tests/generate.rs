@@ -111,6 +111,30 @@ fn rows_do_not_depend_on_their_neighbours() {
     }
 }
 
+/// A list generated in chunks, each call told its first row, gives the rows of one call: the rule
+/// that rollout chunks, sharded evals and data-parallel ranks rely on.
+#[test]
+fn chunks_with_first_row_equal_one_call() {
+    let model = model();
+    let params = SamplingParams { max_new_tokens: 12, seed: 11, samples_per_prompt: 3, ..SamplingParams::default() };
+    let whole = generate(&model, &prompts(), &params).unwrap();
+    let mut chunked = Vec::new();
+    for (first, chunk) in [(0, &prompts()[..1]), (1, &prompts()[1..3]), (3, &prompts()[3..])] {
+        let at = SamplingParams { first_row: first * 3, ..params.clone() };
+        chunked.extend(generate(&model, chunk, &at).unwrap());
+    }
+    assert_eq!(whole.len(), chunked.len());
+    for (row, (a, b)) in whole.iter().zip(&chunked).enumerate() {
+        assert_eq!(a.tokens, b.tokens, "row {row}");
+    }
+    // Without the offset, the second chunk would repeat the first rows' streams.
+    let unshifted = generate(&model, &prompts()[1..3], &params).unwrap();
+    assert_ne!(
+        unshifted.iter().map(|g| &g.tokens).collect::<Vec<_>>(),
+        whole[3..9].iter().map(|g| &g.tokens).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn kv_cache_decode_step_equals_full_forward() {
     let model = model();

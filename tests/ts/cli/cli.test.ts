@@ -193,6 +193,11 @@ describe("lgpo-run generate", () => {
     ]);
     expect(rows.every((x) => x.tokens.length === 4 && x.finish_reason === "length")).toBe(true);
     expect(new Set(rows.slice(0, 3).map((x) => x.tokens.join())).size).toBeGreaterThan(1);
+    // One prompt per call: the same rows (each row's stream is its index in the whole output).
+    const args = ["--n", "3", "--max-tokens", "4", "--temperature", "2", "--seed", "4", "--vocab-limit", "100"];
+    const chunked = await run("generate", "--model", TINY_TIED, "--input", input, ...args, "--batch-size", "3");
+    expect(chunked.code, chunked.stderr).toBe(0);
+    expect(jsonLines(chunked.stdout).map((x) => x.tokens)).toEqual(rows.map((x) => x.tokens));
   });
 
   it("rejects conflicting and out-of-range options", async () => {

@@ -56,8 +56,8 @@ export async function generate(options: GenerateCliOptions): Promise<void> {
     if (options.chat && inputs.some((p) => typeof p === "string") && policy.tokenizer?.chatTemplate === undefined) {
       throw new UsageError(`--chat: ${options.model}'s tokenizer has no chat template (tokenizer_config.json)`);
     }
-    // Whole groups of n samples per call (one prefill per prompt); each call's seed is offset by
-    // its first row, so every row has its own random stream.
+    // Whole groups of n samples per call (one prefill per prompt); each call names its first row,
+    // so every row has its own random stream and the output does not depend on --batch-size.
     const n = options.n;
     const promptsPerCall = Math.max(1, Math.floor(options.batchSize / n));
     const out: string[] = [];
@@ -70,7 +70,8 @@ export async function generate(options: GenerateCliOptions): Promise<void> {
         topP: options.topP,
         topK: options.topK,
         maxNewTokens: options.maxTokens,
-        seed: options.seed + start * n,
+        seed: options.seed,
+        firstRow: start * n,
         chat: options.chat,
         n,
         vocabLimit: options.vocabLimit,

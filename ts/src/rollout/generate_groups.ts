@@ -16,7 +16,10 @@ export interface GroupSampling {
   rowsPerChunk: number;
   /** Stop ids; default: the policy's (its checkpoint's eos ids). `[]` runs every row to `maxNewTokens`. */
   stopTokenIds?: number[];
-  /** Seed of chunk 0; chunk c uses `seed + c` (each row also has its own stream). */
+  /**
+   * Seed of the rollout: sample k of prompt i draws from random stream `i * groupSize + k`
+   * (Policy.generate's `firstRow`), whatever the chunking.
+   */
   seed: number;
 }
 
@@ -46,7 +49,7 @@ export async function generateGroups(
   const pending: Promise<void>[] = [];
   let previous: { groups: Group[]; first: number } | undefined;
   const t0 = performance.now();
-  for (let first = 0, chunk = 0; first < promptIds.length; first += perChunk, chunk++) {
+  for (let first = 0; first < promptIds.length; first += perChunk) {
     const prompts = promptIds.slice(first, first + perChunk);
     // The native call is queued before the previous chunk is scored, so the two overlap.
     const generating = policy.generate(prompts, {
@@ -55,7 +58,8 @@ export async function generateGroups(
       temperature: sampling.temperature,
       topP: sampling.topP,
       topK: sampling.topK,
-      seed: sampling.seed + chunk,
+      seed: sampling.seed,
+      firstRow: first * sampling.groupSize,
       ...(sampling.stopTokenIds ? { stopTokenIds: sampling.stopTokenIds } : {}),
     });
     if (previous) pending.push(onChunk(previous.groups, previous.first));

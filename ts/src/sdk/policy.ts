@@ -78,6 +78,12 @@ export interface GenerateOptions {
   stopTokenIds?: number[];
   /** Seed (default: the policy's). */
   seed?: number;
+  /**
+   * Index of this call's first generation in a longer list generated in several calls (default
+   * 0): generation r draws from random stream `firstRow + r`, so a list generated in chunks, or
+   * across data-parallel ranks, equals the list generated in one call.
+   */
+  firstRow?: number;
   /** Wrap string prompts as a user message in the chat template. */
   chat?: boolean;
   /**
@@ -222,6 +228,7 @@ export class Policy {
       maxNewTokens: options.maxNewTokens,
       stopTokenIds: options.stopTokenIds ?? this.stopIds,
       seed: options.seed ?? this.seed,
+      firstRow: options.firstRow,
       n,
       vocabLimit: this.vocabLimit(options.vocabLimit),
     });

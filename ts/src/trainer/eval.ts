@@ -53,7 +53,8 @@ async function solvedFractions(
       temperature: sampling.temperature,
       topP: sampling.topP,
       maxNewTokens: sampling.maxNewTokens,
-      seed: sampling.seed + first,
+      seed: sampling.seed,
+      firstRow: first * n,
     });
     const { results } = await reward.score(
       generations.map((g, r) => ({ response: g.text, reference: references[first + Math.floor(r / n)]! })),

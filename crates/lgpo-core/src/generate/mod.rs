@@ -4,8 +4,8 @@
 //! one token per unfinished row. Each distinct prompt is prefilled once and its cache row copied
 //! for each of its samples. Rows that finish are dropped from the batch and the cache, so they
 //! stop costing compute. Every row draws from its own random stream (seed, row index), so its
-//! tokens do not depend on which other rows share the batch; the rows of a step are drawn in
-//! parallel.
+//! tokens do not depend on which other rows share the batch, nor on how a list of prompts is
+//! split into calls (`first_row`); the rows of a step are drawn in parallel.
 
 mod decoder;
 mod distribution;
@@ -28,7 +28,7 @@ use crate::{bail_input, Error, Result};
 use sampler::{Draw, Scratch};
 
 /// How to sample. Defaults: temperature 1, no top-k, no top-p, 256 new tokens, no stop ids,
-/// seed 0, one sample per prompt, no vocabulary limit.
+/// seed 0 from row 0, one sample per prompt, no vocabulary limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
     /// Softmax temperature; 0 is greedy decoding.
@@ -41,8 +41,13 @@ pub struct SamplingParams {
     pub max_new_tokens: usize,
     /// Stop a row after any of these tokens (included in the output).
     pub stop_token_ids: Vec<u32>,
-    /// Seed of the random streams: output row r draws from `SplitMix64::for_stream(seed, r)`.
+    /// Seed of the random streams: output row r draws from
+    /// `SplitMix64::for_stream(seed, first_row + r)`.
     pub seed: u64,
+    /// The index of this call's first output row in a longer list generated in several calls
+    /// (chunks, or ranks of a data-parallel job): each row's stream depends on its index in the
+    /// whole list only, so the list's rows do not depend on how it was split. 0 for one call.
+    pub first_row: u64,
     /// Samples per prompt (a GRPO group): the output has `prompts.len() * samples_per_prompt`
     /// rows, prompt-major (row `i * n + k` is sample k of prompt i), each prompt prefilled once.
     pub samples_per_prompt: usize,
@@ -62,6 +67,7 @@ impl Default for SamplingParams {
             max_new_tokens: 256,
             stop_token_ids: Vec::new(),
             seed: 0,
+            first_row: 0,
             samples_per_prompt: 1,
             vocab_limit: None,
         }
@@ -184,8 +190,9 @@ pub fn generate_timed(
             finish_reason: FinishReason::Length,
         })
         .collect();
-    let mut active: Vec<Active> =
-        (0..rows).map(|row| Active { row, rng: SplitMix64::for_stream(params.seed, row as u64) }).collect();
+    let mut active: Vec<Active> = (0..rows)
+        .map(|row| Active { row, rng: SplitMix64::for_stream(params.seed, params.first_row + row as u64) })
+        .collect();
     loop {
         let draws = timings.time(|t| &mut t.sampling, || draw_rows(&logits, &mut active, params, vocab_limit))?;
         let mut next_tokens = Vec::with_capacity(active.len());
