@@ -8,6 +8,7 @@ import { UsageError } from "./errors.js";
 
 interface SweepCliOptions {
   quick: boolean;
+  set: string[];
   only?: string;
   out?: string;
   list: boolean;
@@ -28,11 +29,21 @@ export function registerSweep(cli: Command): void {
     .option("--only <arms>", "comma-separated arm names to run")
     .option("--out <dir>", "root of the run directories instead of the plan's `out`")
     .option("--list", "print each run's status and command, run nothing", false)
+    .option(
+      "--set <key=value>",
+      "an override for every arm, after the plan's and the arm's (repeatable; counts as a config change for " +
+        "runs already started or kept)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .action((file: string, o: SweepCliOptions) => sweep(file, o));
 }
 
 async function sweep(file: string, o: SweepCliOptions): Promise<void> {
-  const plan = readPlan(file);
+  const bad = o.set.find((s) => !/^[^=]+=/.test(s));
+  if (bad !== undefined) throw new UsageError(`--set ${bad}: must be key.path=value`);
+  const read = readPlan(file);
+  const plan = { ...read, arms: read.arms.map((a) => ({ ...a, set: [...a.set, ...o.set] })) };
   const only = o.only?.split(",").filter(Boolean);
   const out = o.out === undefined ? undefined : resolve(o.out);
   if (o.list) {
