@@ -13,13 +13,13 @@ export {
   Policy,
   initRandomCheckpoint,
   type LoadOptions,
-  type TrainConfig,
   type GenerateOptions,
   type Generation,
   type ScoreInput,
   type ResponseScore,
   type Minibatch,
 } from "./sdk/policy.js";
+export { TrainConfigSchema, type TrainConfig } from "./sdk/train_config.js";
 export { Tokenizer, type ChatMessage, type ChatTemplateOptions } from "./sdk/tokenizer.js";
 export {
   objectives,

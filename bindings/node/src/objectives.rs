@@ -80,14 +80,14 @@ pub struct ObjectiveRequirements {
     pub uses_gate: bool,
 }
 
-/// Builds the objective of `config` (failing like a training step would, naming the bad field)
-/// and says what it needs: the trainer asks before its first step.
 /// τ of the likelihood gate when a config sets none (the core's `DEFAULT_TAU`, the paper's −0.15).
 #[napi(js_name = "defaultGateTau")]
 pub fn default_gate_tau() -> f64 {
     lgpo_core::objectives::DEFAULT_TAU
 }
 
+/// Builds the objective of `config` (failing like a training step would, naming the bad field)
+/// and says what it needs: the trainer asks before its first step.
 #[napi(js_name = "objectiveRequirements")]
 pub fn objective_requirements(config: serde_json::Value) -> Result<ObjectiveRequirements> {
     guard(|| {

@@ -45,6 +45,13 @@ pub struct LoadOptions {
     pub train: Option<serde_json::Value>,
 }
 
+/// The core's default training settings (`TrainConfig::default()`), as the JSON `Policy.load`
+/// takes: the SDK's schema is checked against it.
+#[napi(js_name = "defaultTrainConfig")]
+pub fn default_train_config() -> Result<serde_json::Value> {
+    serde_json::to_value(TrainConfig::default()).map_err(|e| invalid(e.to_string()))
+}
+
 pub struct LoadTask {
     dir: String,
     options: LoadOptions,

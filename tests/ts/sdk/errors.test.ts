@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { Policy, objectives } from "../../../ts/src/index.js";
+import { Policy, objectives, type TrainConfig, TrainConfigSchema } from "../../../ts/src/index.js";
 import { native } from "../../../ts/src/sdk/native.js";
 import { TINY_TIED } from "../fixtures.js";
 
@@ -38,6 +38,13 @@ describe("errors cross the boundary as exceptions", () => {
     await expect(Policy.load(TINY_TIED, { dtype: "f64" as "f32" })).rejects.toThrow(/dtype/);
     await expect(Policy.load(TINY_TIED, { train: { micro_batch_size: 0 } })).rejects.toThrow(/micro_batch_size/);
     await expect(Policy.load(TINY_TIED, { train: { bogus: 1 } as object })).rejects.toThrow(/bogus/);
+    await expect(Policy.load(TINY_TIED, { train: { optimizer: { lr: -1 } } })).rejects.toThrow(/train\.optimizer\.lr/);
+    const schedule = { kind: "cosine", warmup_steps: 2 } as TrainConfig["schedule"];
+    await expect(Policy.load(TINY_TIED, { train: { schedule } })).rejects.toThrow(/train\.schedule\.total_steps/);
+  });
+
+  it("states the core's training defaults in the SDK's schema", () => {
+    expect(TrainConfigSchema.parse({})).toEqual(native().defaultTrainConfig());
   });
 
   it("throws on wrong types and shapes, naming the argument", async () => {

@@ -4,7 +4,14 @@
  */
 import { z } from "zod";
 
+import { CORE_STATED_DEFAULTS } from "../sdk/objective_schema.js";
 import { RunConfigSchema } from "./schema.js";
+
+/** The default of a key that the schema leaves to the core (the gate's τ), by its dotted path. */
+function coreDefault(key: string): string | undefined {
+  const read = key.startsWith("objective.") ? CORE_STATED_DEFAULTS[key.slice("objective.".length)] : undefined;
+  return read ? JSON.stringify(read()) : undefined;
+}
 
 /** One documented key. */
 export interface ConfigKeyDoc {
@@ -61,7 +68,11 @@ function walk(s: JsonSchema, prefix: string, required: boolean, out: ConfigKeyDo
     out.push({
       key: prefix,
       type: isSection ? "section" : typeOf(s),
-      default: isSection ? "" : hasDefault ? JSON.stringify(s.default) : required ? "required" : "unset",
+      default: isSection
+        ? ""
+        : hasDefault
+          ? JSON.stringify(s.default)
+          : (coreDefault(prefix) ?? (required ? "required" : "unset")),
       description: s.description ?? "",
       section: isSection,
     });

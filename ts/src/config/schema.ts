@@ -7,6 +7,7 @@
 import { z } from "zod";
 
 import { ObjectiveSchema } from "../sdk/objective_schema.js";
+import { OptimizerSchema, SHARED_TRAIN_FIELDS } from "../sdk/train_config.js";
 
 /** A strict object section whose fields all have defaults, so the section itself may be omitted. */
 function section<T extends z.ZodRawShape>(shape: T, description: string) {
@@ -201,17 +202,6 @@ const rollout = section(
   "Rollout generation and advantages.",
 );
 
-const optimizer = section(
-  {
-    lr: z.number().min(0).default(1e-6).describe("AdamW learning rate (1e-6: verl's GRPO default)."),
-    beta1: z.number().min(0).lt(1).default(0.9).describe("AdamW β1."),
-    beta2: z.number().min(0).lt(1).default(0.999).describe("AdamW β2."),
-    eps: z.number().gt(0).default(1e-8).describe("AdamW ε."),
-    weight_decay: z.number().min(0).default(0.01).describe("Decoupled weight decay."),
-  },
-  "AdamW (f32 master weights and moments).",
-);
-
 const schedule = section(
   {
     kind: z
@@ -244,22 +234,17 @@ const trainer = section(
       .describe(
         "Prompts per minibatch (paper: 64); null derives prompts_per_step / n_updates. If both are set they must agree.",
       ),
-    micro_batch_size: positiveInt()
-      .default(8)
-      .describe("Sequences per forward/backward (gradient accumulation is exact across micro-batches)."),
-    skip_zero_advantage: z
-      .boolean()
-      .default(true)
-      .describe("Skip sequences with A = 0 in forward and backward (exact: their gradient is zero)."),
+    micro_batch_size: SHARED_TRAIN_FIELDS.micro_batch_size,
+    skip_zero_advantage: SHARED_TRAIN_FIELDS.skip_zero_advantage,
     old_logprobs: z
       .enum(["recompute", "skip_first", "generation"])
       .default("skip_first")
       .describe(
         "Ratio-based objectives: `skip_first` (the default: exact, and the cheapest exact pass) takes the first minibatch's old log-probs from its own forward, since its old policy is the current one, and runs a no-grad pass over the other minibatches only (none at n_updates = 1); `recompute` runs the pass over the whole rollout batch (what verl does); `generation` uses the sampling log-probs (exact without top-k/top-p, at any temperature, but they come from the decode path, so they differ from the training forward by float summation order). LGPO needs none.",
       ),
-    optimizer,
+    optimizer: OptimizerSchema,
     schedule,
-    max_grad_norm: z.number().positive().nullable().default(1).describe("Global gradient-norm clip (null: off)."),
+    max_grad_norm: SHARED_TRAIN_FIELDS.max_grad_norm,
     max_nonfinite_in_a_row: positiveInt()
       .default(3)
       .describe("A non-finite loss or gradient skips that optimizer step; the run stops after this many in a row."),
@@ -268,10 +253,7 @@ const trainer = section(
       .describe(
         "Log `kl/initial` (KL to the initial policy, paper Figure 2) every k steps, with a frozen copy of the initial weights (0: off).",
       ),
-    activation_checkpointing: z
-      .boolean()
-      .default(false)
-      .describe("Recompute each decoder layer's forward in the backward (less memory, ~30% more compute)."),
+    activation_checkpointing: SHARED_TRAIN_FIELDS.activation_checkpointing,
   },
   "The training loop (paper Algorithm 1).",
 );

@@ -27,6 +27,13 @@ export const DEFAULT_OBJECTIVE = "lgpo";
 const probability = () => z.number().min(0).max(1);
 
 const D = GATE_DEFAULTS;
+
+/**
+ * Defaults of the objective section that the core states (keys relative to the section): the
+ * config docs print their values, read through the addon when the docs are rendered, not at
+ * import.
+ */
+export const CORE_STATED_DEFAULTS: Readonly<Record<string, () => unknown>> = { "gate.tau": () => D.tau };
 const gateSection = z
   .object({
     mode: z
@@ -40,7 +47,7 @@ const gateSection = z
       .max(0)
       .optional()
       .describe(
-        `τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default: the paper's, the core's \`DEFAULT_TAU\`: an average token probability above 0.86). \`target\` mode: the controller's starting τ.`,
+        `τ: sequences whose mean token log-likelihood under the current policy exceeds τ are gated out (default: the paper's, stated by the core as \`objectives::DEFAULT_TAU\`: a mean token probability above 0.86). \`target\` mode: the controller's starting τ.`,
       ),
     tau_low: z.number().optional().describe("Also gate sequences whose mean log-likelihood is below this."),
     probability: probability()

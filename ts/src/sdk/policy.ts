@@ -11,36 +11,8 @@ import type { ProgressOption } from "../hub/progress.js";
 import { native } from "./native.js";
 import { coreObjective, type ObjectiveConfig } from "./objectives.js";
 import { Tokenizer } from "./tokenizer.js";
+import { parseTrainConfig, type TrainConfig } from "./train_config.js";
 import { assertFlagRows, assertNumbers, assertRows, assertTokenIds, describe } from "./validate.js";
-
-/** Training settings (the core's `TrainConfig`, snake_case as in YAML configs). */
-export interface TrainConfig {
-  optimizer?: { lr?: number; beta1?: number; beta2?: number; eps?: number; weight_decay?: number };
-  schedule?:
-    | { kind: "constant" }
-    | { kind: "linear_warmup"; warmup_steps: number }
-    | { kind: "cosine"; warmup_steps: number; total_steps: number; min_ratio: number };
-  /** Global gradient-norm clip; `null` disables it (default 1). */
-  max_grad_norm?: number | null;
-  /** Sequences per forward/backward (default 8). */
-  micro_batch_size?: number;
-  /** Skip zero-advantage sequences (default true; exact). */
-  skip_zero_advantage?: boolean;
-  /** Seed of the random gates. */
-  seed?: number;
-  /**
-   * Recompute each decoder layer's forward in the backward instead of keeping its activations
-   * (same gradients, activation memory of one layer, about one more forward of compute; default
-   * false). For large models at long lengths, e.g. Qwen2.5-3B on one 80 GB GPU.
-   */
-  activation_checkpointing?: boolean;
-  /**
-   * Softmax temperature of the log-probs of training steps and `logprobs` (default 1): set it to
-   * the rollouts' sampling temperature so the policy trained is the one that sampled; 0 (greedy
-   * rollouts, which have no sampling distribution) scores at 1.
-   */
-  logprob_temperature?: number;
-}
 
 /** Options of {@link Policy.load}. */
 export interface LoadOptions {
@@ -54,7 +26,7 @@ export interface LoadOptions {
   dtype?: "f32" | "bf16" | "f16";
   /** Default seed of generation and of the random gates. */
   seed?: number;
-  /** Training settings. */
+  /** Training settings (checked here, naming a bad field; defaults are the core's). */
   train?: TrainConfig;
   /** Revision (branch, tag or commit) of a Hugging Face id; default `main`. */
   revision?: string;
@@ -194,7 +166,9 @@ export class Policy {
           progress: options.progress,
         });
     const seed = options.seed ?? 0;
-    const train = { ...options.train, seed: options.train?.seed ?? seed };
+    const given = options.train;
+    const isObject = typeof given === "object" && given !== null && !Array.isArray(given);
+    const train = parseTrainConfig(isObject ? { ...given, seed: given.seed ?? seed } : (given ?? { seed }));
     const inner = await native().loadPolicy(dir, { device: options.device, dtype: options.dtype, train });
     const tokenizer = hasTokenizer(dir) ? Tokenizer.fromDir(dir) : undefined;
     return new Policy(inner, tokenizer, defaultStopIds(dir, tokenizer), seed);

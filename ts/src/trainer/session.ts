@@ -14,6 +14,7 @@ import { ConsoleReporter } from "../logging/console.js";
 import type { RewardFunction } from "../rewards/types.js";
 import { Policy } from "../sdk/policy.js";
 import type { Tokenizer } from "../sdk/tokenizer.js";
+import type { TrainConfig } from "../sdk/train_config.js";
 import { latestCheckpoint, optimizerPath, removeStaleStaging, saveCheckpoint } from "./checkpoint.js";
 import { evalMetrics, evaluateBenchmark } from "./eval.js";
 import { buildReward } from "./reward.js";
@@ -78,7 +79,7 @@ export interface Session {
 }
 
 /** The core's training settings for a config (`optimizerSteps` sizes a cosine schedule). */
-function coreTrainConfig(config: RunConfig, optimizerSteps: number, kind: "rl" | "sft") {
+function coreTrainConfig(config: RunConfig, optimizerSteps: number, kind: "rl" | "sft"): TrainConfig {
   const t = config.trainer;
   const schedule =
     t.schedule.kind === "constant"
