@@ -53,6 +53,10 @@ process.stderr.write(
     ? `lgpo test: ${skips.length} Rust test(s) SKIPPED:\n${skips.map((l) => `  SKIPPED ${l}`).join("\n")}\n`
     : "lgpo test: no Rust test skipped\n",
 );
-run("building the addon and the TypeScript package if stale", "node", ["scripts/build.mjs"]);
+// With MPI, the addon joins MPI jobs too (the data-parallel trainer tests run 2 ranks).
+const features = [process.env.LGPO_CARGO_FEATURES, mpi.length ? "mpi" : undefined].filter(Boolean).join(",");
+run("building the addon and the TypeScript package if stale", "node", ["scripts/build.mjs"], {
+  ...(features ? { LGPO_CARGO_FEATURES: features } : {}),
+});
 run("checking the browser of the report tests", "node", ["scripts/ensure-chromium.mjs"]);
 run("TypeScript suites (vitest)", "npx", ["vitest", "run"]);

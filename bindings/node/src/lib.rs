@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod convert;
+mod distributed;
 mod errors;
 mod objectives;
 mod policy;

@@ -70,7 +70,12 @@ impl Task for LoadTask {
                 None => TrainConfig::default(),
             };
             let model = core(Qwen2::load(&self.dir, &device, dtype))?;
-            Ok((core(Policy::new(model, train))?, PathBuf::from(&self.dir)))
+            let mut policy = core(Policy::new(model, train))?;
+            // In a data-parallel job, training steps reduce over the ranks (initDistributed).
+            if let Some(comm) = crate::distributed::communicator() {
+                policy.set_communicator(comm);
+            }
+            Ok((policy, PathBuf::from(&self.dir)))
         })
     }
 

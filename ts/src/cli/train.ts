@@ -4,7 +4,9 @@
  * checkpoint; a second signal exits at once.
  */
 import type { Command } from "commander";
-import { collect, force, offline } from "./options.js";
+import { collect, force, integer, offline } from "./options.js";
+import { launchRanks } from "../distributed/launch.js";
+import { finalizeWorld, initWorld } from "../distributed/world.js";
 import { configHelpText } from "../config/docs.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -29,6 +31,8 @@ export interface TrainCliOptions {
   dryRun: boolean;
   offline?: boolean;
   force?: boolean;
+  /** Ranks to launch on this machine (train only). */
+  nproc?: number;
 }
 
 /** The config a command means: --resume's run directory, --config, or (train only) the built-in default. */
@@ -54,6 +58,20 @@ export async function trainCommand(o: TrainCliOptions, command: "train" | "sft" 
     process.stdout.write(configToYaml(config));
     return;
   }
+  if (o.nproc !== undefined && o.nproc > 1) {
+    const status = await launchRanks(o.nproc);
+    if (status !== 0) {
+      process.stderr.write(
+        `lgpo-run: the ${o.nproc}-rank job failed (mpirun exit ${status}; its message names the rank)\n`,
+      );
+    }
+    process.exitCode = status;
+    return;
+  }
+  const world = initWorld();
+  if (world.size > 1 && command === "sft") {
+    throw new UsageError(`sft runs as one process; it was started as ${world.size} ranks`);
+  }
   const runDir = o.resume ?? o.runDir;
   const controller = new AbortController();
   let signals = 0;
@@ -76,19 +94,23 @@ export async function trainCommand(o: TrainCliOptions, command: "train" | "sft" 
       resume: o.resume !== undefined,
       force: o.force ?? false,
       signal: controller.signal,
+      world,
     });
     const evals = Object.entries(summary.eval.final ?? {}).map(([k, v]) => {
       const before = summary.eval.initial?.[k];
       return `${k} ${before !== undefined ? `${before.toFixed(3)} -> ` : ""}${v.toFixed(3)}`;
     });
-    process.stderr.write(
-      `lgpo-run: ${summary.status} ${summary.steps} steps in ${summary.wallS.toFixed(1)} s; run directory ${summary.runDir}\n` +
-        (evals.length ? `lgpo-run: ${evals.join(", ")}\n` : ""),
-    );
+    if (world.rank === 0)
+      process.stderr.write(
+        `lgpo-run: ${summary.status} ${summary.steps} steps in ${summary.wallS.toFixed(1)} s; run directory ${summary.runDir}\n` +
+          (evals.length ? `lgpo-run: ${evals.join(", ")}\n` : ""),
+      );
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+  // An MPI rank must finalise before it exits; one that fails exits without, and mpirun ends the job.
+  finalizeWorld();
 }
 
 /** The options `train` and `sft` share: a config with overrides, a run directory, resume. */
@@ -116,6 +138,12 @@ export function registerTrain(cli: Command): void {
     "YAML config (may `extends:` another); see the keys below and docs/config.md",
     "override a config key, e.g. --set trainer.steps=10 (repeatable)",
   )
+    .option(
+      "--nproc <n>",
+      "data-parallel ranks on this machine: runs this command under mpirun -np N (needs lgpo built with MPI; " +
+        "docs/distributed.md)",
+      integer(1),
+    )
     .addHelpText("after", configHelpText())
     .action((o) => trainCommand(o));
 

@@ -21,6 +21,11 @@ export interface GroupSampling {
    * (Policy.generate's `firstRow`), whatever the chunking.
    */
   seed: number;
+  /**
+   * Index of the first prompt in the step's whole list, when this call generates a slice of it
+   * (a data-parallel rank's share): its rows draw the streams the whole list's would. Default 0.
+   */
+  firstPrompt?: number;
 }
 
 /** The samples of one prompt, in sample order. */
@@ -59,7 +64,7 @@ export async function generateGroups(
       topP: sampling.topP,
       topK: sampling.topK,
       seed: sampling.seed,
-      firstRow: first * sampling.groupSize,
+      firstRow: ((sampling.firstPrompt ?? 0) + first) * sampling.groupSize,
       ...(sampling.stopTokenIds ? { stopTokenIds: sampling.stopTokenIds } : {}),
     });
     if (previous) pending.push(onChunk(previous.groups, previous.first));

@@ -66,8 +66,8 @@ async function scoreGroups(reward: RewardFunction, groups: Group[], tasks: reado
   return groups.map((g, i) => results.slice(i * g.length, (i + 1) * g.length));
 }
 
-/** Generates and scores G samples for each task. */
-async function rolloutTasks(ctx: RolloutContext, tasks: readonly Task[], seed: number) {
+/** Generates and scores G samples for each task; `firstPrompt` places `tasks` in the step's list. */
+async function rolloutTasks(ctx: RolloutContext, tasks: readonly Task[], seed: number, firstPrompt = 0) {
   const { config: c } = ctx;
   const prompts = tasks.map((t) => renderPrompt(t, ctx.template, ctx.tokenizer, c.data.prompt.system));
   const promptIds = prompts.map((p) => ctx.tokenizer.encode(p));
@@ -83,6 +83,7 @@ async function rolloutTasks(ctx: RolloutContext, tasks: readonly Task[], seed: n
       topK: c.rollout.top_k,
       rowsPerChunk: c.rollout.generation_batch_size,
       seed,
+      firstPrompt,
     },
     async (chunk, first) => {
       const chunkTasks = tasks.slice(first, first + chunk.length);
@@ -115,6 +116,36 @@ function hasSpread(g: RolloutGroup): boolean {
   return g.samples.some((s) => s.reward !== g.samples[0]!.reward);
 }
 
+function rolloutSeed(ctx: RolloutContext, step: number, attempt: number): number {
+  return hashSeed(`rollout:${ctx.config.seed}:${step}:${attempt}`);
+}
+
+/**
+ * A data-parallel rank's part of the rollout batch of `step`: every rank draws the step's B tasks
+ * and generates the groups of its `share` (ranges of prompt indices), each sample drawing the
+ * random stream it has in the whole batch, so the ranks' groups together are the batch one
+ * process would generate. Dynamic sampling is not supported here (the trainer refuses it).
+ */
+export async function collectRolloutShare(
+  ctx: RolloutContext,
+  draw: (n: number) => Task[],
+  step: number,
+  share: readonly (readonly [number, number])[],
+): Promise<RolloutBatch> {
+  const tasks = draw(ctx.config.rollout.prompts_per_step);
+  const seed = rolloutSeed(ctx, step, 0);
+  const groups: RolloutGroup[] = [];
+  let generateS = 0;
+  let rewardS = 0;
+  for (const [first, end] of share) {
+    const out = await rolloutTasks(ctx, tasks.slice(first, end), seed, first);
+    groups.push(...out.groups);
+    generateS += out.generateS;
+    rewardS += out.rewardS;
+  }
+  return { groups, generated: groups, extraBatches: 0, droppedGroups: 0, generateS, rewardS };
+}
+
 /**
  * The rollout batch of `step`: `draw(n)` supplies the next n tasks. With dynamic sampling on,
  * groups whose rewards are all equal are dropped and up to `max_extra_batches` more batches of
@@ -133,8 +164,7 @@ export async function collectRollouts(
   let extraBatches = 0;
   for (let attempt = 0; ; attempt++) {
     const need = ds.enabled ? b - kept.length : b;
-    const seed = hashSeed(`rollout:${ctx.config.seed}:${step}:${attempt}`);
-    const out = await rolloutTasks(ctx, draw(need), seed);
+    const out = await rolloutTasks(ctx, draw(need), rolloutSeed(ctx, step, attempt));
     generateS += out.generateS;
     rewardS += out.rewardS;
     generated.push(...out.groups);

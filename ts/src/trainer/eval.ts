@@ -10,9 +10,13 @@ import type { RewardFunction } from "../rewards/types.js";
 import type { Policy } from "../sdk/policy.js";
 import type { Tokenizer } from "../sdk/tokenizer.js";
 import { hashSeed } from "../util/random.js";
+import { gatherByIndex } from "../distributed/gather.js";
+import { SINGLE_PROCESS, type World } from "../distributed/world.js";
 
 /** Sampling settings of one benchmark. */
 export interface EvalSettings {
+  /** A data-parallel job's ranks each score a slice of the problems (default: one process). */
+  world?: World;
   /** k of avg@k; 0 skips sampling. */
   samples: number;
   greedy: boolean;
@@ -35,6 +39,11 @@ export interface BenchmarkScore {
   greedy?: number;
 }
 
+/**
+ * The fraction of `n` samples that solved each problem. In a data-parallel job each rank scores
+ * its contiguous slice of the problems, every sample drawing the stream it has in the whole list,
+ * and the ranks gather the fractions: the result is one process's.
+ */
 async function solvedFractions(
   policy: Policy,
   reward: RewardFunction,
@@ -43,11 +52,14 @@ async function solvedFractions(
   n: number,
   sampling: { temperature: number; topP: number; maxNewTokens: number; seed: number; batchSize: number },
   threshold: number,
+  world: World,
 ): Promise<number[]> {
   const perCall = Math.max(1, Math.floor(sampling.batchSize / n));
+  const lo = Math.floor((world.rank * promptIds.length) / world.size);
+  const hi = Math.floor(((world.rank + 1) * promptIds.length) / world.size);
   const solved: number[] = [];
-  for (let first = 0; first < promptIds.length; first += perCall) {
-    const prompts = promptIds.slice(first, first + perCall);
+  for (let first = lo; first < hi; first += perCall) {
+    const prompts = promptIds.slice(first, Math.min(first + perCall, hi));
     const generations = await policy.generate(prompts, {
       n,
       temperature: sampling.temperature,
@@ -64,7 +76,9 @@ async function solvedFractions(
       solved.push(mine.filter((x) => x.score >= threshold).length / n);
     }
   }
-  return solved;
+  if (world.size === 1) return solved;
+  const indices = solved.map((_, i) => lo + i);
+  return gatherByIndex(world, solved, indices, promptIds.length, "eval scores");
 }
 
 /** Scores one benchmark. */
@@ -82,6 +96,7 @@ export async function evaluateBenchmark(
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const base = { maxNewTokens: settings.maxNewTokens, batchSize: settings.batchSize };
   const out: BenchmarkScore = { name: bench.name, problems: bench.tasks.length };
+  const world = settings.world ?? SINGLE_PROCESS;
   if (settings.samples > 0) {
     const sampling = {
       ...base,
@@ -99,13 +114,14 @@ export async function evaluateBenchmark(
         settings.samples,
         sampling,
         settings.successThreshold,
+        world,
       ),
     );
   }
   if (settings.greedy) {
     const sampling = { ...base, temperature: 0, topP: 1, seed: 0 };
     out.greedy = mean(
-      await solvedFractions(policy, reward, promptIds, references, 1, sampling, settings.successThreshold),
+      await solvedFractions(policy, reward, promptIds, references, 1, sampling, settings.successThreshold, world),
     );
   }
   return out;

@@ -3,15 +3,20 @@
  * sampled from π_θ: E[exp(d) − d − 1], d = log π_initial − log π_θ (unbiased, non-negative).
  */
 import type { RunConfig } from "../config/schema.js";
+import { SINGLE_PROCESS, type World } from "../distributed/world.js";
 import type { Policy } from "../sdk/policy.js";
 import type { TrainSequence } from "./updates.js";
 
-/** Token-mean k3 estimate of KL(current ‖ initial) on `sequences` (sampled from the current policy). */
+/**
+ * Token-mean k3 estimate of KL(current ‖ initial) on `sequences` (sampled from the current
+ * policy); in a data-parallel job, over every rank's sequences.
+ */
 export async function klToInitial(
   policy: Policy,
   initial: Policy,
   sequences: readonly TrainSequence[],
   config: RunConfig,
+  world: World = SINGLE_PROCESS,
 ): Promise<number> {
   const pairs = sequences.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds }));
   const micro = { microBatchSize: config.trainer.micro_batch_size };
@@ -32,5 +37,10 @@ export async function klToInitial(
       tokens++;
     });
   });
+  if (world.size > 1) {
+    const [jobSum, jobTokens] = await world.allReduce([sum, tokens], "sum", "KL to the initial policy");
+    sum = jobSum!;
+    tokens = jobTokens!;
+  }
   return tokens ? sum / tokens : 0;
 }

@@ -29,8 +29,15 @@ export class RunLogs {
   private constructor(
     readonly dir: string,
     tensorboard: boolean,
+    /** False for a data-parallel rank other than 0, which writes nothing. */
+    private readonly writes = true,
   ) {
     this.tensorboard = tensorboard ? new TensorBoardWriter(dir) : undefined;
+  }
+
+  /** The logs of a data-parallel rank other than 0: rank 0 writes the run directory alone. */
+  static ofOtherRank(dir: string): RunLogs {
+    return new RunLogs(dir, false, false);
   }
 
   /**
@@ -52,6 +59,7 @@ export class RunLogs {
 
   /** A metrics line (training or eval): also written to TensorBoard. */
   metrics(line: Record<string, unknown> & { step: number }): void {
+    if (!this.writes) return;
     appendJsonl(join(this.dir, RUN_FILES.metrics), line);
     const { step, time: _time, ...scalars } = line;
     this.tensorboard?.scalars(step, scalars);
@@ -59,12 +67,14 @@ export class RunLogs {
 
   /** Sample lines of one step. */
   samples(lines: Record<string, unknown>[]): void {
+    if (!this.writes) return;
     const path = join(this.dir, RUN_FILES.samples);
     for (const l of lines) appendJsonl(path, l);
   }
 
   /** summary.json. */
   summary(summary: unknown): void {
+    if (!this.writes) return;
     writeFileAtomic(join(this.dir, RUN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   }
 }

@@ -22,6 +22,7 @@ import { defaultRunDir, holdsRun, RunLogs, runConfigText } from "./run_dir.js";
 import { checkResumeConfig } from "./resume_check.js";
 import { initialState, type TrainerState } from "./state.js";
 import { RUN_FILES } from "../logging/run_layout.js";
+import { SINGLE_PROCESS, type World } from "../distributed/world.js";
 
 /** Options shared by {@link train} and {@link sft}. */
 export interface RunOptions {
@@ -42,6 +43,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Console notes (data warnings, eval results); default: the progress reporter's. */
   log?: (message: string) => void;
+  /**
+   * The data-parallel job this process is a rank of (`initWorld()`; default: one process). Every
+   * rank runs the same config; rank 0 alone writes the run directory.
+   */
+  world?: World;
 }
 
 /** What a run resolves to (also written to RUN_DIR/summary.json). */
@@ -76,6 +82,7 @@ export interface Session {
   evalRewards: Map<string, RewardFunction>;
   /** Closed when the run ends (rewards, extra policies). */
   closers: (() => Promise<void> | void)[];
+  world: World;
 }
 
 /** The core's training settings for a config (`optimizerSteps` sizes a cosine schedule). */
@@ -143,8 +150,12 @@ export async function openSession(
   kind: "rl" | "sft" = "rl",
 ): Promise<{ session: Session; steps: number }> {
   const config = resolveConfig(configIn);
+  const world = options.world ?? SINGLE_PROCESS;
+  const root = world.rank === 0;
   const label = kind === "sft" ? "sft" : config.objective.name;
-  const runDir = options.runDir ?? config.run_dir ?? defaultRunDir(label);
+  const ownRunDir = options.runDir ?? config.run_dir ?? defaultRunDir(label);
+  // The ranks' clocks may name different default directories: rank 0's is the run's.
+  const runDir = world.size > 1 ? await world.broadcastText(ownRunDir, "the run directory") : ownRunDir;
   const resumeFrom = options.resume ? latestCheckpoint(runDir) : undefined;
   if (options.resume && resumeFrom === undefined) {
     throw new ConfigError(`--resume ${runDir}: the run has no complete checkpoint`);
@@ -153,7 +164,7 @@ export async function openSession(
   const forcedChanges = resumeFrom
     ? checkResumeConfig(runConfigText(runDir), join(runDir, RUN_FILES.config), config, options.force ?? false)
     : [];
-  if (!options.resume && holdsRun(runDir)) {
+  if (!options.resume && root && holdsRun(runDir)) {
     throw new ConfigError(`${runDir} already holds a run; use --resume to continue it, or another --run-dir`);
   }
   const benchmarks = await loadBenchmarks(config);
@@ -186,15 +197,16 @@ export async function openSession(
         closers.push(() => reward.close());
       }
     }
-    const reporter = new ConsoleReporter(config.logging.progress, label);
-    const note = options.log ?? ((m: string) => reporter.note(m));
+    const reporter = new ConsoleReporter(root ? config.logging.progress : "none", label);
+    // Rank 0 speaks for the job.
+    const note = root ? (options.log ?? ((m: string) => reporter.note(m))) : () => {};
     if (resumeFrom) {
-      removeStaleStaging(runDir);
+      if (root) removeStaleStaging(runDir);
       if (forcedChanges.length)
         note(`warning: resuming with a config that differs from the run's in ${forcedChanges.join(", ")} (--force)`);
       note(`resuming ${runDir} from ${resumeFrom.dir} (step ${state.step})`);
     }
-    const logs = RunLogs.open(runDir, config, resumeFrom ? state.step : undefined);
+    const logs = root ? RunLogs.open(runDir, config, resumeFrom ? state.step : undefined) : RunLogs.ofOtherRank(runDir);
     const session: Session = {
       config,
       policy,
@@ -207,6 +219,7 @@ export async function openSession(
       benchmarks,
       evalRewards,
       closers,
+      world,
     };
     return { session, steps };
   } catch (e) {
@@ -230,6 +243,7 @@ export async function evaluateSession(s: Session): Promise<Record<string, number
       resolveTemplate(config.data.prompt.template, settings.task, s.tokenizer),
       config.data.prompt.system,
       {
+        world: s.world,
         samples: settings.samples,
         greedy: settings.greedy,
         temperature: settings.temperature,
@@ -256,6 +270,8 @@ function evalScores(line: Record<string, number>): Record<string, number> {
 }
 
 async function checkpoint(s: Session): Promise<void> {
+  // Every rank holds the same weights and optimizer state: rank 0 writes them.
+  if (s.world.rank !== 0) return;
   const c = s.config.checkpoint;
   const dir = await saveCheckpoint(s.logs.dir, s.policy, s.state, { dtype: c.dtype, keepLast: c.keep_last });
   s.note(`checkpoint ${dir}`);
@@ -291,6 +307,8 @@ export async function runSteps(
     if (state.step === 0 && c.eval.at_start && s.benchmarks.length) state.initialEval = await evaluate();
     while (state.step < total && !stopped) {
       last = await step();
+      // A signal may reach the ranks at different steps: they stop together, at the first.
+      if (s.world.size > 1) stopped = (await s.world.allReduce([stopped ? 1 : 0], "max", "the stop flag"))[0] === 1;
       s.reporter.step(last, total);
       options.onStep?.(last);
       if (state.nonfiniteStreak >= c.trainer.max_nonfinite_in_a_row) {

@@ -25,12 +25,25 @@ export function stepGate(
   tokenizer: Tokenizer | undefined,
   sequences: TrainSequence[],
 ): StepGate {
+  const means = gateMeans(gate, task, tokenizer, sequences);
+  return { tau: gate.threshold(means), means };
+}
+
+/**
+ * Marks the forced tokens when the gate asks and returns each sequence's ℓ̄ from its sampling
+ * log-probs (a data-parallel rank gathers the step's before choosing τ).
+ */
+export function gateMeans(
+  gate: GateThreshold,
+  task: Task["kind"],
+  tokenizer: Tokenizer | undefined,
+  sequences: TrainSequence[],
+): number[] {
   if (gate.excludesForced) {
     if (tokenizer === undefined) throw new Error("objective.gate.exclude_forced needs the checkpoint's tokenizer");
     for (const s of sequences) s.forcedTokens = forcedFormatTokens(task, tokenizer, s.responseIds);
   }
-  const means = sequences.map((s) => meanLoglikelihood(s.samplingLogprobs, s.forcedTokens));
-  return { tau: gate.threshold(means), means };
+  return sequences.map((s) => meanLoglikelihood(s.samplingLogprobs, s.forcedTokens));
 }
 
 /** Share of the positive-advantage sequences that the gate dropped (undefined when there are none). */

@@ -9,7 +9,9 @@ import type { RunConfig } from "../config/schema.js";
 import { loadTrainSource } from "../data/load.js";
 import { PromptStream, type TaskSource } from "../data/prompt_stream.js";
 import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
-import { collectRollouts, type RolloutBatch, type RolloutContext } from "../rollout/rollout.js";
+import { gatherByIndex } from "../distributed/gather.js";
+import { SINGLE_PROCESS, type World } from "../distributed/world.js";
+import { collectRolloutShare, collectRollouts, type RolloutBatch, type RolloutContext } from "../rollout/rollout.js";
 import type { RewardFunction } from "../rewards/types.js";
 import { GateThreshold } from "../sdk/gate_threshold.js";
 import {
@@ -31,7 +33,8 @@ import {
   type Session,
 } from "./session.js";
 import type { TrainerState } from "./state.js";
-import { gateMetrics, stepGate } from "./step_gate.js";
+import { injectRankFault, planShare, type RankShare, sampleIndices, slowest, stepView } from "./data_parallel.js";
+import { gateMeans, gateMetrics, type StepGate } from "./step_gate.js";
 import { rolloutMetrics, updateMetrics } from "./step_metrics.js";
 import { trainSequences, updatePolicy } from "./updates.js";
 
@@ -57,6 +60,9 @@ interface Run {
   initial: Policy | undefined;
   /** LGPO's τ per step (gated objectives only). */
   gate: GateThreshold | undefined;
+  world: World;
+  /** This rank's prompts of each step (data-parallel jobs only). */
+  share: RankShare | undefined;
 }
 
 /** Opens the session and everything the RL step needs: prompts, reward, objective, KL reference. */
@@ -72,6 +78,8 @@ async function startRun(config: RunConfig, options: TrainOptions): Promise<{ run
   });
   try {
     const c = session.config;
+    const world = options.world ?? SINGLE_PROCESS;
+    const share = planShare(c, world);
     const requirements = objectiveRequirements(c.objective);
     const template = resolveTemplate(c.data.prompt.template, c.data.task, session.tokenizer);
     const reward = options.reward ?? (await buildReward(c.reward, c.data.task));
@@ -92,6 +100,8 @@ async function startRun(config: RunConfig, options: TrainOptions): Promise<{ run
       stream: new PromptStream(source!, session.state.cursor),
       initial,
       gate: requirements.usesGate ? new GateThreshold(c.objective.gate, { tau: session.state.gateTau }) : undefined,
+      world,
+      share,
     };
     return { run, steps };
   } catch (e) {
@@ -104,7 +114,10 @@ function meanOf(xs: readonly number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
 
-/** Sample lines of a step for samples.jsonl. */
+/**
+ * Sample lines of a step for samples.jsonl, from this process's samples (`means` per sample;
+ * a data-parallel rank's prompts are numbered in the whole step by `share`).
+ */
 function sampleLines(
   run: Run,
   batch: RolloutBatch,
@@ -120,7 +133,7 @@ function sampleLines(
       if (lines.length < limit) {
         lines.push({
           step: run.state.step,
-          prompt_index: p,
+          prompt_index: run.share ? run.share.groups[p] : p,
           sample: k,
           prompt: g.prompt,
           response: s.text,
@@ -139,16 +152,21 @@ function sampleLines(
 
 /** What one step measured, for its metrics line. */
 interface StepOutcome {
-  batch: Awaited<ReturnType<typeof collectRollouts>>;
-  advantages: ReturnType<typeof trainSequences>["advantages"];
+  batch: RolloutBatch;
+  advantages: number[];
+  /** Each sequence's gate outcome (null: not evaluated). */
+  gated: (boolean | null)[];
   update: Awaited<ReturnType<typeof updatePolicy>>;
-  gate: ReturnType<typeof stepGate> | undefined;
+  gate: StepGate | undefined;
   kl: number | undefined;
   stepS: number;
 }
 
 /** The metrics line of the step just taken (`run.state` already counts it). */
-function stepMetrics(run: Run, { batch, advantages, update, gate, kl, stepS }: StepOutcome): Record<string, number> {
+function stepMetrics(
+  run: Run,
+  { batch, advantages, gated, update, gate, kl, stepS }: StepOutcome,
+): Record<string, number> {
   const { config, state } = run;
   return {
     step: state.step,
@@ -156,13 +174,7 @@ function stepMetrics(run: Run, { batch, advantages, update, gate, kl, stepS }: S
     epoch: run.stream.epochs(),
     ...rolloutMetrics(batch, config.rollout.max_new_tokens, config.reward.success_threshold),
     ...updateMetrics(update, advantages),
-    ...(gate
-      ? gateMetrics(
-          gate.tau,
-          advantages,
-          update.outcomes.map((o) => o.gated),
-        )
-      : {}),
+    ...(gate ? gateMetrics(gate.tau, advantages, gated) : {}),
     ...(kl !== undefined ? { "kl/initial": kl } : {}),
     ...(config.rollout.dynamic_sampling.enabled
       ? { "dapo/extra_batches": batch.extraBatches, "dapo/dropped_groups": batch.droppedGroups }
@@ -175,9 +187,21 @@ function stepMetrics(run: Run, { batch, advantages, update, gate, kl, stepS }: S
   };
 }
 
+/** τ of the step from every sequence's ℓ̄ (a data-parallel rank's gathered from all ranks). */
+async function chooseTau(run: Run, sequences: Parameters<typeof gateMeans>[3]): Promise<StepGate> {
+  const { config, world, share } = run;
+  const local = gateMeans(run.gate!, config.data.task, run.session.tokenizer, sequences);
+  const total = config.rollout.prompts_per_step * config.rollout.group_size;
+  const means = share
+    ? await gatherByIndex(world, local, sampleIndices(share, config.rollout.group_size), total, "gate statistics")
+    : local;
+  return { tau: run.gate!.threshold(means), means };
+}
+
 /** One rollout step: generate, reward, advantages, (old log-probs,) updates; returns its metrics line. */
 async function trainStep(run: Run): Promise<Record<string, number>> {
-  const { config, state } = run;
+  const { config, state, world, share } = run;
+  await injectRankFault(world, state.step + 1);
   const t0 = performance.now();
   const ctx: RolloutContext = {
     policy: run.session.policy,
@@ -186,25 +210,21 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
     template: run.template,
     config,
   };
-  const batch = await collectRollouts(ctx, (n) => run.stream.take(n), state.step);
+  const draw = (n: number) => run.stream.take(n);
+  const batch = share
+    ? await collectRolloutShare(ctx, draw, state.step, share.ranges)
+    : await collectRollouts(ctx, draw, state.step);
   const { sequences, advantages } = trainSequences(batch, config.rollout);
   const klDue = run.initial !== undefined && (state.step + 1) % config.trainer.kl_to_initial_every === 0;
-  const kl = klDue ? await klToInitial(run.session.policy, run.initial!, sequences, config) : undefined;
+  const kl = klDue ? await klToInitial(run.session.policy, run.initial!, sequences, config, world) : undefined;
   // No sequences (dynamic sampling dropped every group): no update, so no τ either.
-  const gate =
-    run.gate && sequences.length > 0
-      ? stepGate(run.gate, config.data.task, run.session.tokenizer, sequences)
-      : undefined;
+  const gate = run.gate && sequences.length > 0 ? await chooseTau(run, sequences) : undefined;
   const objective = gate ? coreObjective(run.objective, gate.tau) : run.objective;
   const update =
     sequences.length > 0
-      ? await updatePolicy(
-          run.session.policy,
-          sequences,
-          config.rollout.group_size,
-          objective,
-          run.requirements,
-          config,
+      ? await world.guard(
+          updatePolicy(run.session.policy, sequences, config.rollout.group_size, objective, run.requirements, config),
+          `step ${state.step + 1}'s updates`,
         )
       : { steps: [], outcomes: [], oldLogprobS: 0, oldLogprobSequences: 0, updateS: 0 };
   for (const m of update.steps) {
@@ -217,21 +237,29 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
   state.step++;
   state.cursor = run.stream.position();
   state.optimizerSteps = run.session.policy.optimizerSteps;
-  const stepS = (performance.now() - t0) / 1000;
+  let stepS = (performance.now() - t0) / 1000;
+  const gated = update.outcomes.map((o) => o.gated);
+  let view = { batch, advantages, gated };
+  if (share) {
+    view = await stepView(world, share, config, view);
+    const times = await slowest(world, [batch.generateS, batch.rewardS, update.oldLogprobS, update.updateS, stepS]);
+    [view.batch.generateS, view.batch.rewardS, update.oldLogprobS, update.updateS, stepS] = times as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+  }
   state.wallS += stepS;
-  const metrics = stepMetrics(run, { batch, advantages, update, gate, kl, stepS });
+  // The core's step metrics (update.steps) are the job's already.
+  const metrics = stepMetrics(run, { ...view, update, gate, kl, stepS });
   run.session.logs.metrics(metrics as Record<string, number> & { step: number });
   const every = config.logging.samples_every;
   if (every > 0 && state.step % every === 0 && config.logging.samples_per_step > 0) {
-    run.session.logs.samples(
-      sampleLines(
-        run,
-        batch,
-        advantages,
-        update.outcomes.map((o) => o.gated),
-        gate?.means,
-      ),
-    );
+    const at = share ? sampleIndices(share, config.rollout.group_size) : undefined;
+    const means = gate && at ? at.map((i) => gate.means[i]!) : gate?.means;
+    run.session.logs.samples(sampleLines(run, batch, advantages, gated, means));
   }
   return metrics;
 }

@@ -12,6 +12,9 @@
 
 #[cfg(feature = "mpi")]
 pub mod mpi;
+mod world;
+
+pub use world::{launcher_world_size, ProcessWorld};
 
 use crate::Result;
 
@@ -38,6 +41,9 @@ pub trait Communicator: Send + Sync {
     fn broadcast(&self, bytes: &mut Vec<u8>, root: usize) -> Result<()>;
     /// Returns once every rank has called it.
     fn barrier(&self) -> Result<()>;
+    /// Ends every rank of the job with exit status `code` (MPI_Abort): the way out when a rank
+    /// waited too long for the others. Callable while another thread is blocked in a collective.
+    fn abort(&self, code: i32) -> !;
 }
 
 /// One process, no communication: every collective leaves its buffer as it is.
@@ -62,6 +68,9 @@ impl Communicator for SingleProcess {
     }
     fn barrier(&self) -> Result<()> {
         Ok(())
+    }
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
     }
 }
 

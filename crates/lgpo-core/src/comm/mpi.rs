@@ -34,7 +34,7 @@ impl MpiSession {
     pub fn communicator(&self) -> MpiCommunicator {
         let world = self.universe.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
-        MpiCommunicator { world: Mutex::new(World(world)), rank, size }
+        MpiCommunicator { world: Mutex::new(World(world)), abort_handle: World(self.universe.world()), rank, size }
     }
 }
 
@@ -43,12 +43,18 @@ struct World(SimpleCommunicator);
 
 // SAFETY: the handle is a process-wide MPI object. MPI_THREAD_SERIALIZED (checked at init) lets
 // any thread call MPI as long as no two do at once, and every use goes through `MpiCommunicator`'s
-// mutex.
+// mutex, except MPI_Abort, which ends the job and whose one purpose is to get out of a collective
+// that never returns.
 unsafe impl Send for World {}
+// SAFETY: as above; the only call through a shared reference without the lock is MPI_Abort.
+unsafe impl Sync for World {}
 
 /// The MPI job's world. Create it with [`MpiSession::communicator`].
 pub struct MpiCommunicator {
     world: Mutex<World>,
+    /// A second handle of the world, outside the lock: `abort` must work while a collective
+    /// holds it.
+    abort_handle: World,
     rank: usize,
     size: usize,
 }
@@ -98,5 +104,9 @@ impl Communicator for MpiCommunicator {
 
     fn barrier(&self) -> Result<()> {
         self.with_world(|w| w.barrier())
+    }
+
+    fn abort(&self, code: i32) -> ! {
+        self.abort_handle.0.abort(code)
     }
 }
