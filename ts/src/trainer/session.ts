@@ -137,6 +137,27 @@ export function runLength(config: RunConfig, examples: number, batch: number): n
 }
 
 /**
+ * The run directory (rank 0's, in a data-parallel job: the ranks' clocks may name different
+ * default directories) and, on resume, its newest checkpoint; a resume may not change what the
+ * run computes (unless forced), checked before anything loads.
+ */
+async function locateRun(config: RunConfig, options: RunOptions, label: string, world: World) {
+  const own = options.runDir ?? config.run_dir ?? defaultRunDir(label);
+  const runDir = world.size > 1 ? await world.broadcastText(own, "the run directory") : own;
+  const resumeFrom = options.resume ? latestCheckpoint(runDir) : undefined;
+  if (options.resume && resumeFrom === undefined) {
+    throw new ConfigError(`--resume ${runDir}: the run has no complete checkpoint`);
+  }
+  const forcedChanges = resumeFrom
+    ? checkResumeConfig(runConfigText(runDir), join(runDir, RUN_FILES.config), config, options.force ?? false)
+    : [];
+  if (!options.resume && world.rank === 0 && holdsRun(runDir)) {
+    throw new ConfigError(`${runDir} already holds a run; use --resume to continue it, or another --run-dir`);
+  }
+  return { runDir, resumeFrom, forcedChanges };
+}
+
+/**
  * Opens a run: checks the run directory, loads the benchmarks, then the policy (from the newest
  * checkpoint with its optimizer state on resume), and writes the resolved config. `prepare` runs
  * after the config is resolved and before the policy loads: it reads the command's data, so a bad
@@ -153,20 +174,7 @@ export async function openSession(
   const world = options.world ?? SINGLE_PROCESS;
   const root = world.rank === 0;
   const label = kind === "sft" ? "sft" : config.objective.name;
-  const ownRunDir = options.runDir ?? config.run_dir ?? defaultRunDir(label);
-  // The ranks' clocks may name different default directories: rank 0's is the run's.
-  const runDir = world.size > 1 ? await world.broadcastText(ownRunDir, "the run directory") : ownRunDir;
-  const resumeFrom = options.resume ? latestCheckpoint(runDir) : undefined;
-  if (options.resume && resumeFrom === undefined) {
-    throw new ConfigError(`--resume ${runDir}: the run has no complete checkpoint`);
-  }
-  // Before anything loads: a resume may not change what the run computes (unless forced).
-  const forcedChanges = resumeFrom
-    ? checkResumeConfig(runConfigText(runDir), join(runDir, RUN_FILES.config), config, options.force ?? false)
-    : [];
-  if (!options.resume && root && holdsRun(runDir)) {
-    throw new ConfigError(`${runDir} already holds a run; use --resume to continue it, or another --run-dir`);
-  }
+  const { runDir, resumeFrom, forcedChanges } = await locateRun(config, options, label, world);
   const benchmarks = await loadBenchmarks(config);
   const { steps, optimizerSteps } = await prepare(config, benchmarks);
   const policy = resumeFrom

@@ -240,20 +240,20 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
   let stepS = (performance.now() - t0) / 1000;
   const gated = update.outcomes.map((o) => o.gated);
   let view = { batch, advantages, gated };
+  // Seconds the core's step spent in collectives (the gradient all-reduce above all).
+  let commS = update.steps.reduce((a, m) => a + (m.comm_s ?? 0), 0);
   if (share) {
     view = await stepView(world, share, config, view);
-    const times = await slowest(world, [batch.generateS, batch.rewardS, update.oldLogprobS, update.updateS, stepS]);
-    [view.batch.generateS, view.batch.rewardS, update.oldLogprobS, update.updateS, stepS] = times as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const own = [batch.generateS, batch.rewardS, update.oldLogprobS, update.updateS, stepS, commS];
+    [view.batch.generateS, view.batch.rewardS, update.oldLogprobS, update.updateS, stepS, commS] = (await slowest(
+      world,
+      own,
+    )) as [number, number, number, number, number, number];
   }
   state.wallS += stepS;
   // The core's step metrics (update.steps) are the job's already.
   const metrics = stepMetrics(run, { ...view, update, gate, kl, stepS });
+  if (share) metrics["time/comm_s"] = commS;
   run.session.logs.metrics(metrics as Record<string, number> & { step: number });
   const every = config.logging.samples_every;
   if (every > 0 && state.step % every === 0 && config.logging.samples_per_step > 0) {
