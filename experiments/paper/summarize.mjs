@@ -6,7 +6,9 @@
 // in docs/reproduction.md, and the plan's figures (seed bands, EMA 0.8) drawn by
 // `lgpo-run report --svg` into docs/reproduction/PLAN/.
 //
-//   node experiments/paper/summarize.mjs [--results experiments/results/paper] [--json]
+//   node experiments/paper/summarize.mjs [--results DIR] [--json]
+//
+// Each plan's results are read from the plan's `results` directory unless --results names one.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -18,11 +20,21 @@ const here = dirname(new URL(import.meta.url).pathname);
 const root = resolve(here, "../..");
 const { values: args } = parseArgs({
   options: {
-    results: { type: "string", default: join(root, "experiments/results/paper") },
+    results: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
-const PLANS = ["claim-1", "claim-2", "claim-3", "claim-4", "claim-5", "claim-6", "beyond-updates", "beyond-tau"];
+const PLANS = [
+  "claim-1",
+  "claim-2",
+  "claim-3",
+  "claim-4",
+  "claim-5",
+  "claim-6",
+  "beyond-updates",
+  "beyond-tau",
+  "setting-sft4",
+];
 const FIGURES = {
   default: ["reward/success_frac", "eval/countdown/avg@8", "eval/countdown/greedy", "entropy/mean", "kl/initial"],
   "claim-1": ["clip/frac_low", "clip/frac_high"],
@@ -30,6 +42,7 @@ const FIGURES = {
   "claim-4": ["gate/gated_frac", "gate/positive_gated_frac"],
   "claim-5": ["gate/gated_frac", "gate/kept_nonzero_adv_frac", "gate/zero_adv_frac"],
   "beyond-tau": ["gate/gated_frac", "gate/positive_gated_frac", "gate/tau"],
+  "setting-sft4": ["clip/frac_high", "gate/gated_frac"],
 };
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -171,7 +184,7 @@ for (const planName of PLANS) {
   if (!existsSync(planFile)) continue;
   const plan = readPlan(planFile);
   const arms = plan.arms.map((arm) => {
-    const dir = join(args.results, arm.name);
+    const dir = join(args.results ?? plan.results, arm.name);
     const seeds = existsSync(dir) ? readdirSync(dir).filter((d) => /^seed-\d+$/.test(d)) : [];
     const runs = seeds
       .map((s) => ({ seed: s, dir: join(dir, s) }))

@@ -55,6 +55,7 @@ export { configKeyDocs, configMarkdown } from "./config/docs.js";
 export { train, type TrainOptions, type TrainSummary } from "./trainer/train.js";
 export { sft } from "./trainer/sft.js";
 export { TrainingError, type RunOptions, type RunSummary } from "./trainer/session.js";
+export { finalizeWorld, initWorld, SINGLE_PROCESS, type World } from "./distributed/world.js";
 export { evaluateModel, type EvaluateModelOptions, type ModelEvaluation } from "./trainer/eval_model.js";
 export { readEvents, TensorBoardWriter, type DecodedEvent } from "./logging/tensorboard.js";
 export { groupAdvantages, overlongPenalty, type AdvantageScale } from "./rollout/advantages.js";

@@ -12,6 +12,7 @@
 //! - [`policy`]: model + optimizer: minibatch updates with exact micro-batch normalisation, and
 //!   the old-log-prob pass that ratio-based objectives need.
 //! - [`optim`]: AdamW, gradient-norm clipping, learning-rate schedules.
+//! - [`comm`]: data-parallel collectives (one process, or MPI ranks with the `mpi` feature).
 //! - [`checkpoint`]: saving a model as a Hugging Face checkpoint directory.
 //! - [`tokenizer`]: the Qwen2 byte-level BPE tokenizer.
 //! - [`device`]: devices and compute dtypes by name (`cpu`, `cuda:N`; `f32`, `bf16`).
