@@ -8,6 +8,8 @@ use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Result, Task};
 use napi_derive::napi;
 
+use candle_core::Device;
+
 use crate::convert::core;
 use crate::errors::{guard, invalid};
 use lgpo_core::comm::{Communicator, ProcessWorld, ReduceOp};
@@ -27,13 +29,30 @@ fn info(comm: &dyn Communicator, backend: &str) -> WorldInfo {
     WorldInfo { rank: comm.rank() as u32, size: comm.size() as u32, backend: backend.to_string() }
 }
 
-/// The communicator policies train with: the world's once it is set up, else none (one process).
-pub fn communicator() -> Option<Arc<dyn Communicator>> {
-    WORLD.lock().ok()?.as_ref().map(ProcessWorld::communicator)
+/// The communicator a policy on `device` trains with once the world is set up (NCCL for a GPU
+/// when built so), else none (one process).
+pub fn communicator_for(device: &Device) -> Result<Option<Arc<dyn Communicator>>> {
+    let world = WORLD.lock().map_err(|_| invalid("the distributed world's lock is poisoned"))?;
+    world.as_ref().map(|w| core(w.communicator_for(device))).transpose()
+}
+
+/// The device a policy loads on: a bare `cuda` means this rank's GPU (its index among the ranks
+/// on its machine) when a launcher started several ranks.
+pub fn rank_device(name: Option<&str>) -> Option<String> {
+    match (name, lgpo_core::comm::launcher_local_rank()) {
+        (Some("cuda"), Some(local)) if lgpo_core::comm::launcher_world_size().unwrap_or(1) > 1 => {
+            Some(format!("cuda:{local}"))
+        }
+        _ => name.map(str::to_string),
+    }
 }
 
 fn world_comm() -> Result<Arc<dyn Communicator>> {
-    communicator().ok_or_else(|| invalid("the distributed world is not set up: call initDistributed() first"))
+    let world = WORLD.lock().map_err(|_| invalid("the distributed world's lock is poisoned"))?;
+    world
+        .as_ref()
+        .map(ProcessWorld::communicator)
+        .ok_or_else(|| invalid("the distributed world is not set up: call initDistributed() first"))
 }
 
 /// Whether this addon was built with the `mpi` feature (able to join an MPI job).

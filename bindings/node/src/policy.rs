@@ -63,7 +63,7 @@ impl Task for LoadTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
-            let device = device(self.options.device.as_deref())?;
+            let device = device(crate::distributed::rank_device(self.options.device.as_deref()).as_deref())?;
             let dtype = dtype(self.options.dtype.as_deref(), &device)?;
             let train: TrainConfig = match self.options.train.take() {
                 Some(v) => from_json(v, "train config")?,
@@ -72,7 +72,7 @@ impl Task for LoadTask {
             let model = core(Qwen2::load(&self.dir, &device, dtype))?;
             let mut policy = core(Policy::new(model, train))?;
             // In a data-parallel job, training steps reduce over the ranks (initDistributed).
-            if let Some(comm) = crate::distributed::communicator() {
+            if let Some(comm) = crate::distributed::communicator_for(&device)? {
                 policy.set_communicator(comm);
             }
             Ok((policy, PathBuf::from(&self.dir)))

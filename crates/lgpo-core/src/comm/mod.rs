@@ -6,15 +6,21 @@
 //! every rank takes the step one process would take on the whole minibatch (up to float summation
 //! order) and the weights stay identical without ever being sent.
 //!
-//! Backends: [`SingleProcess`] (no communication; the default) and, with the `mpi` cargo feature,
-//! `mpi::MpiCommunicator` (from an `mpi::MpiSession`) over the system's MPI library (Open MPI), launched by `mpirun` or
-//! `srun`. Existing engines carry the bytes; nothing here is a transport of its own.
+//! Backends: [`SingleProcess`] (no communication; the default); with the `mpi` cargo feature,
+//! `mpi::MpiCommunicator` (from an `mpi::MpiSession`) over the system's MPI library (Open MPI),
+//! launched by `mpirun` or `srun`; with the `nccl` feature, `nccl::NcclCommunicator`, which
+//! all-reduces GPU tensors through NCCL and leaves the rest to MPI. Existing engines carry the
+//! bytes; nothing here is a transport of its own.
 
 #[cfg(feature = "mpi")]
 pub mod mpi;
+#[cfg(feature = "nccl")]
+pub mod nccl;
 mod world;
 
-pub use world::{launcher_world_size, ProcessWorld};
+pub use world::{launcher_local_rank, launcher_world_size, ProcessWorld};
+
+use candle_core::{DType, Tensor};
 
 use crate::Result;
 
@@ -37,6 +43,13 @@ pub trait Communicator: Send + Sync {
     fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()>;
     /// Replaces `values` on every rank by their element-wise `op` over the ranks.
     fn all_reduce_f64(&self, values: &mut [f64], op: ReduceOp) -> Result<()>;
+    /// `t` summed element-wise over the ranks, on `t`'s device and in its dtype. The default goes
+    /// through host memory in f32 ([`Communicator::all_reduce_sum_f32`]); NCCL stays on the GPU.
+    fn all_reduce_sum_tensor(&self, t: &Tensor) -> Result<Tensor> {
+        let mut values = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+        self.all_reduce_sum_f32(&mut values)?;
+        Ok(Tensor::from_slice(&values, t.shape(), t.device())?.to_dtype(t.dtype())?)
+    }
     /// Replaces `bytes` on every rank by rank `root`'s (whose length the others need not know).
     fn broadcast(&self, bytes: &mut Vec<u8>, root: usize) -> Result<()>;
     /// Returns once every rank has called it.
@@ -87,6 +100,45 @@ pub fn offset_and_total(comm: &dyn Communicator, count: usize) -> Result<(usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two ranks holding the same values, as one process sees them.
+    struct TwinRanks;
+
+    impl Communicator for TwinRanks {
+        fn rank(&self) -> usize {
+            0
+        }
+        fn size(&self) -> usize {
+            2
+        }
+        fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()> {
+            values.iter_mut().for_each(|v| *v *= 2.0);
+            Ok(())
+        }
+        fn all_reduce_f64(&self, _values: &mut [f64], _op: ReduceOp) -> Result<()> {
+            unimplemented!("not used here")
+        }
+        fn broadcast(&self, _bytes: &mut Vec<u8>, _root: usize) -> Result<()> {
+            Ok(())
+        }
+        fn barrier(&self) -> Result<()> {
+            Ok(())
+        }
+        fn abort(&self, code: i32) -> ! {
+            std::process::exit(code)
+        }
+    }
+
+    #[test]
+    fn a_tensor_all_reduce_keeps_shape_and_dtype_by_default() -> Result<()> {
+        let t = Tensor::new(&[[1.0f32, -2.5], [0.25, 4.0]], &candle_core::Device::Cpu)?;
+        let summed = TwinRanks.all_reduce_sum_tensor(&t)?;
+        assert_eq!(summed.dims(), t.dims());
+        assert_eq!(summed.to_vec2::<f32>()?, vec![vec![2.0, -5.0], vec![0.5, 8.0]]);
+        let half = TwinRanks.all_reduce_sum_tensor(&t.to_dtype(DType::BF16)?)?;
+        assert_eq!(half.dtype(), DType::BF16);
+        Ok(())
+    }
 
     #[test]
     fn a_single_process_is_rank_0_of_1_and_changes_nothing() -> Result<()> {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use candle_core::Device;
+
 use super::{Communicator, SingleProcess};
 use crate::{Error, Result};
 
@@ -21,6 +23,15 @@ pub fn launcher_world_size() -> Option<usize> {
     })
 }
 
+/// This process's index among the ranks on its machine (`OMPI_COMM_WORLD_LOCAL_RANK`,
+/// `MPI_LOCALRANKID`, or `srun`'s `SLURM_LOCALID`), `None` when no launcher says: the GPU a rank
+/// uses when its config names `cuda` without an ordinal.
+pub fn launcher_local_rank() -> Option<usize> {
+    ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"]
+        .iter()
+        .find_map(|&name| std::env::var(name).ok()?.parse().ok())
+}
+
 /// This process's communicator for the life of the process. Dropping it finalises MPI, which a
 /// rank must do before it exits.
 pub struct ProcessWorld {
@@ -28,6 +39,9 @@ pub struct ProcessWorld {
     backend: &'static str,
     #[cfg(feature = "mpi")]
     _session: Option<super::mpi::MpiSession>,
+    /// Set up on the first CUDA policy (a collective: every rank loads its policy at once).
+    #[cfg(feature = "nccl")]
+    nccl: std::sync::Mutex<Option<Arc<dyn Communicator>>>,
 }
 
 impl ProcessWorld {
@@ -40,7 +54,13 @@ impl ProcessWorld {
         if launched.is_some() {
             let session = super::mpi::MpiSession::init()?;
             let comm = Arc::new(session.communicator());
-            return Ok(ProcessWorld { comm, backend: "mpi", _session: Some(session) });
+            return Ok(ProcessWorld {
+                comm,
+                backend: "mpi",
+                _session: Some(session),
+                #[cfg(feature = "nccl")]
+                nccl: Default::default(),
+            });
         }
         if let Some(size) = launched.filter(|&n| n > 1) {
             return Err(Error::input(format!(
@@ -58,6 +78,8 @@ impl ProcessWorld {
             backend: "single",
             #[cfg(feature = "mpi")]
             _session: None,
+            #[cfg(feature = "nccl")]
+            nccl: Default::default(),
         }
     }
 
@@ -69,5 +91,21 @@ impl ProcessWorld {
     /// `single` or `mpi`.
     pub fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    /// The communicator a policy on `device` trains with: with the `nccl` feature, NCCL for a
+    /// CUDA device of a job of several ranks (set up by the first such call on every rank, over
+    /// the world's communicator), else the world's.
+    pub fn communicator_for(&self, device: &Device) -> Result<Arc<dyn Communicator>> {
+        #[cfg(feature = "nccl")]
+        if device.is_cuda() && self.comm.size() > 1 {
+            let mut nccl = self.nccl.lock().map_err(|_| Error::input("NCCL: the world's lock is poisoned"))?;
+            if nccl.is_none() {
+                *nccl = Some(Arc::new(super::nccl::NcclCommunicator::new(self.comm.clone(), device)?));
+            }
+            return Ok(nccl.clone().expect("set above"));
+        }
+        let _ = device;
+        Ok(self.comm.clone())
     }
 }

@@ -35,17 +35,14 @@ pub(super) fn first_evaluated(comm: &dyn Communicator, evaluated: usize) -> Resu
 
 /// The gradients summed over the ranks, in one bucket.
 pub(super) fn reduce_gradients(comm: &dyn Communicator, grads: Vec<Tensor>) -> Result<Vec<Tensor>> {
-    let mut bucket = Vec::with_capacity(grads.iter().map(Tensor::elem_count).sum());
-    for g in &grads {
-        bucket.extend(g.flatten_all()?.to_vec1::<f32>()?);
-    }
-    comm.all_reduce_sum_f32(&mut bucket)?;
+    let flat = grads.iter().map(Tensor::flatten_all).collect::<candle_core::Result<Vec<_>>>()?;
+    let bucket = comm.all_reduce_sum_tensor(&Tensor::cat(&flat, 0)?)?;
     let mut at = 0;
     grads
         .iter()
         .map(|g| {
             let n = g.elem_count();
-            let summed = Tensor::from_slice(&bucket[at..at + n], g.shape(), g.device())?;
+            let summed = bucket.narrow(0, at, n)?.reshape(g.shape())?;
             at += n;
             Ok(summed)
         })
