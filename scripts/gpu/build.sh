@@ -10,10 +10,15 @@
 # them in the GPU machine's Python environment (PyTorch's nvidia wheels).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# LGPO_GPU_FEATURES=cuda,nccl adds the NCCL all-reduce check (`lgpo-gpu nccl`), linking libnccl
+# from the nvidia-nccl-cu13 wheel that setup-toolkit.sh then installs (PyTorch brings the same
+# library to the GPU machine).
+features="${LGPO_GPU_FEATURES:-cuda}"
+case ",$features," in *,nccl,*) export LGPO_NCCL=1 ;; esac
 "$root/scripts/gpu/setup-toolkit.sh"
 # shellcheck disable=SC1091
 . "$root/.cuda/env.sh"
-cargo build --profile gpu -p lgpo-gpu --features cuda --target-dir "$root/target/cuda" --manifest-path "$root/Cargo.toml"
+cargo build --profile gpu -p lgpo-gpu --features "$features" --target-dir "$root/target/cuda" --manifest-path "$root/Cargo.toml"
 mkdir -p "$root/.cuda/dist"
 cp "$root/target/cuda/gpu/lgpo-gpu" "$root/.cuda/dist/lgpo-gpu.tmp"
 mv "$root/.cuda/dist/lgpo-gpu.tmp" "$root/.cuda/dist/lgpo-gpu"

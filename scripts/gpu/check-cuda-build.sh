@@ -15,5 +15,5 @@ cargo clippy --manifest-path "$root/Cargo.toml" --target-dir "$root/target/cuda"
 # The NCCL backend, with MPI as in a job of several GPU ranks (needs Open MPI and libclang, which
 # .ci/run installs; clippy does not link, so libnccl is not needed here).
 cargo clippy --manifest-path "$root/Cargo.toml" --target-dir "$root/target/cuda" -p lgpo-core -p lgpo-gpu -p lgpo-node \
-  --features lgpo-core/nccl,lgpo-core/mpi,lgpo-node/nccl,lgpo-node/mpi --all-targets -- -D warnings
+  --features lgpo-core/nccl,lgpo-core/mpi,lgpo-gpu/nccl,lgpo-node/nccl,lgpo-node/mpi --all-targets -- -D warnings
 echo "check-cuda-build: the cuda and nccl features compile, clippy clean" >&2

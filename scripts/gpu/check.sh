@@ -8,7 +8,8 @@
 # OUT_DIR/run.log (at most 8 files: what a GPU lease brings back):
 #   1. nvidia-smi: the GPU, driver and CUDA versions (nvidia-smi.txt), the device (info.json)
 #   2. correctness against the CPU on the golden fixtures, generation against scoring, the CUDA
-#      kernels against their compositions (check.json)
+#      kernels against their compositions (check.json); with a binary built with NCCL, the
+#      data-parallel all-reduce through it as a job of one rank (run.log)
 #   3. speed at the full Qwen2.5-0.5B shape, bf16: a training step of 64 x 512 tokens (time,
 #      tokens/s, MFU), LGPO / GRPO step ratios (3 baselines, N_updates 1 and 4), generating 64 prompts x 8 samples x 512 new
 #      tokens (bench.json)
@@ -122,6 +123,15 @@ print(":".join(sorted({os.path.dirname(p) for base in nvidia.__path__
 
   # 2. Correctness.
   step check 150 "$bin" check --device "$device" --fixtures "$root/crates/lgpo-core/tests/fixtures" --out "$out/check.json"
+
+  # 2b. The data-parallel all-reduce through NCCL, as a job of one rank (one GPU runs the whole
+  #     path); only for a binary built with it (LGPO_GPU_FEATURES=cuda,nccl scripts/gpu/build.sh).
+  #     Its table goes to run.log (the folder holds at most 8 files).
+  if [ "$dry" = 0 ] && "$bin" nccl --probe >/dev/null 2>&1; then
+    step nccl 60 "$bin" nccl --device "$device"
+  else
+    echo "SKIPPED nccl: $([ "$dry" = 1 ] && echo 'a CPU dry run' || echo "$bin was built without the nccl feature")"
+  fi
 
   # 3. Speed.
   step bench 240 "$bin" bench --device "$device" "${shape[@]}" "${bench_extra[@]}" --out "$out/bench.json"

@@ -90,6 +90,20 @@ if [ ! -s "$stub" ]; then
   mv "$stub.tmp" "$stub"
 fi
 
+# 3b. NCCL, only when asked (LGPO_NCCL=1, which `LGPO_GPU_FEATURES=cuda,nccl scripts/gpu/build.sh`
+#     sets): the nccl feature links libnccl. The wheel's library joins the tree under the name the
+#     linker wants; the GPU machine loads the one PyTorch installed (same soname, libnccl.so.2).
+if [ "${LGPO_NCCL:-0}" = 1 ]; then
+  if ! "$venv/bin/python" -c 'import importlib.metadata as m; m.version("nvidia-nccl-cu13")' 2>/dev/null; then
+    say "installing the nvidia-nccl-cu13 wheel"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check nvidia-nccl-cu13
+  fi
+  nccl="$(find "$site/nvidia" -name 'libnccl.so.*' | head -1)"
+  [ -n "$nccl" ] || { say "libnccl.so.* is missing under $site/nvidia"; exit 1; }
+  ln -sfn "$nccl" "$tree/lib64/$(basename "$nccl")"
+  ln -sfn "$nccl" "$tree/lib64/libnccl.so"
+fi
+
 # 4. The environment. cudarc's build script runs `nvcc --version` (PATH) to pick its CUDA 13.0
 #    bindings and links from CUDA_HOME; candle-kernels' build (cudaforge) and lgpo-core's build
 #    script read CUDA_COMPUTE_CAP (else they run nvidia-smi, absent here) and CUDAFORGE_THREADS.

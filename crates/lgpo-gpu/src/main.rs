@@ -64,6 +64,8 @@ enum Command {
     Bench(BenchArgs),
     /// Peak memory of a training step with and without activation checkpointing.
     Memory(MemoryArgs),
+    /// The data-parallel gradient all-reduce through NCCL, as a job of one rank (feature `nccl`).
+    Nccl(NcclArgs),
     /// Print a shape's config.json (for the PyTorch peer script).
     Config {
         #[arg(long, default_value = "qwen2.5-0.5b")]
@@ -123,6 +125,18 @@ struct BenchArgs {
 }
 
 #[derive(Args)]
+struct NcclArgs {
+    #[command(flatten)]
+    common: Common,
+    /// f32 elements of the timed bucket (default: Qwen2.5-0.5B's parameters).
+    #[arg(long, default_value_t = 494_032_768)]
+    bucket: usize,
+    /// Exit 0 when built with the `nccl` feature, 1 otherwise, without opening the device.
+    #[arg(long)]
+    probe: bool,
+}
+
+#[derive(Args)]
 struct MemoryArgs {
     #[command(flatten)]
     common: Common,
@@ -154,6 +168,7 @@ fn run(cli: Cli) -> lgpo_core::Result<bool> {
         Command::Check(args) => run_check(args),
         Command::Bench(args) => run_bench(args),
         Command::Memory(args) => run_memory(args),
+        Command::Nccl(args) => run_nccl(args),
         Command::Config { model, layers } => run_config(&model, layers),
         Command::Summary { dir, out } => run_summary(&dir, &out),
     }
@@ -236,6 +251,18 @@ fn run_memory(args: MemoryArgs) -> lgpo_core::Result<bool> {
     }
     write(&common.out, &report)?;
     Ok(report.runs.iter().any(|r| r.checkpointing && r.error.is_none()))
+}
+
+fn run_nccl(args: NcclArgs) -> lgpo_core::Result<bool> {
+    if args.probe {
+        return Ok(lgpo_gpu::nccl_check::BUILT);
+    }
+    let report = lgpo_gpu::nccl_check::run(&parse_device(&args.common.device)?, args.bucket)?;
+    print!("{}", report.checks.table());
+    let gb = report.bucket_elements as f64 * 4.0 / 1e9;
+    println!("all-reduce of {gb:.2} GB over {} rank(s): {:.4} s", report.ranks, report.all_reduce_s);
+    write(&args.common.out, &report)?;
+    Ok(report.checks.all_passed())
 }
 
 fn run_config(model: &str, layers: Option<usize>) -> lgpo_core::Result<bool> {

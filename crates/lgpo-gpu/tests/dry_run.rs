@@ -30,7 +30,7 @@ fn check_script_runs_every_step_on_the_cpu() {
         .unwrap();
     let log = std::fs::read_to_string(out.path().join("run.log")).unwrap_or_default();
     assert!(status.status.success(), "check.sh failed:\n{log}");
-    for step in ["== info", "== check", "== bench", "== memory", "== summary", "SKIPPED peer"] {
+    for step in ["== info", "== check", "SKIPPED nccl", "== bench", "== memory", "== summary", "SKIPPED peer"] {
         assert!(log.contains(step), "run.log lacks `{step}`:\n{log}");
     }
     let check = json(&out.path().join("check.json"));
@@ -48,6 +48,19 @@ fn check_script_runs_every_step_on_the_cpu() {
     assert!(log.contains("| training step, s |"), "{log}");
     let files = std::fs::read_dir(out.path()).unwrap().count();
     assert!(files <= 8, "{files} files: a GPU lease brings back at most 8");
+}
+
+/// Without the `nccl` feature the NCCL check says so (the probe check.sh asks, and the command).
+#[test]
+fn nccl_check_needs_its_feature() {
+    let bin = env!("CARGO_BIN_EXE_lgpo-gpu");
+    let probe = Command::new(bin).args(["nccl", "--probe"]).output().unwrap();
+    assert_eq!(probe.status.success(), lgpo_gpu::nccl_check::BUILT);
+    if !lgpo_gpu::nccl_check::BUILT {
+        let run = Command::new(bin).args(["nccl", "--device", "cpu"]).output().unwrap();
+        assert_eq!(run.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&run.stderr).contains("built without the nccl feature"));
+    }
 }
 
 #[test]
