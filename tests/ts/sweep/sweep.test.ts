@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -20,8 +20,9 @@ import { tinyByteModel } from "../train/tiny_model.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "lgpo-sweep-"));
 let planFile: string;
+let model: string;
 beforeAll(async () => {
-  const model = await tinyByteModel(join(tmp, "model"), { hidden: 32, layers: 1 });
+  model = await tinyByteModel(join(tmp, "model"), { hidden: 32, layers: 1 });
   writeFileSync(
     join(tmp, "parity.mjs"),
     "export default ({ response }) => (response.length ? response.charCodeAt(0) % 2 : 0);\n",
@@ -170,11 +171,28 @@ describe("lgpo-run sweep", () => {
       join(tmp, "results/grpo/seed-1/config.yaml"),
       readFileSync(join(tmp, "results/grpo/seed-1/config.yaml"), "utf8").replace("n_updates: 1", "n_updates: 2"),
     );
+    // Results committed from another checkout name the model below that checkout's root: the same
+    // model there still counts, another one does not.
+    const moveModel = (run: string, to: string) => {
+      const file = join(tmp, "results", run, "config.yaml");
+      const text = readFileSync(file, "utf8");
+      expect(text).toMatch(/^model:\n {2}path: /);
+      writeFileSync(file, text.replace(/^(model:\n {2}path: ).*$/m, `$1${to}`));
+    };
+    moveModel("lgpo/seed-1", join("/elsewhere/clone", basename(model)));
     const fresh = await sweep([planFile, "--list"]);
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(fresh.stdout.split("\n").map((l) => l.split("\t").slice(0, 3).join(" "))).toEqual([
       "kept lgpo 0",
       "kept lgpo 1",
+      "new grpo 1",
+      "",
+    ]);
+    moveModel("lgpo/seed-1", "/elsewhere/clone/another-model");
+    const other = await sweep([planFile, "--list"]);
+    expect(other.stdout.split("\n").map((l) => l.split("\t").slice(0, 3).join(" "))).toEqual([
+      "kept lgpo 0",
+      "new lgpo 1",
       "new grpo 1",
       "",
     ]);

@@ -8,12 +8,13 @@
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import YAML from "yaml";
 
 import { loadConfig, resolveConfig } from "../config/load.js";
+import type { RunConfig } from "../config/schema.js";
 import { RUN_FILES } from "../logging/run_layout.js";
 import { unsafeChanges } from "../trainer/resume_check.js";
 import type { SweepArm, SweepPlan } from "./plan.js";
@@ -81,6 +82,24 @@ function completed(dir: string): boolean {
  * Whether the results kept in `results` are those of `arm` at `seed` as the plan says it now: a
  * kept run whose config differs (outside what a resume may change) is run again.
  */
+/**
+ * `kept` with its model path taken as `now`'s where both name the same checkpoint below their own
+ * checkout: results committed from one clone (say /work/a) are kept in another (/home/b/lgpo).
+ * The checkout's root is taken as the deepest folder holding both the arm's config and the model.
+ */
+function inThisCheckout(kept: RunConfig, now: RunConfig, armConfig: string): RunConfig {
+  const [a, b] = [kept.model.path, now.model.path];
+  if (a === b || !isAbsolute(a) || !isAbsolute(b)) return kept;
+  const from = dirname(armConfig).split(sep);
+  const to = b.split(sep);
+  let common = 0;
+  while (common < Math.min(from.length, to.length) && from[common] === to[common]) common++;
+  const root = to.slice(0, common).join(sep);
+  const below = relative(root || sep, b);
+  const same = common > 1 && !below.startsWith("..") && a.endsWith(`${sep}${below}`);
+  return same ? { ...kept, model: { ...kept.model, path: b } } : kept;
+}
+
 function keptMatches(results: string, arm: SweepArm, seed: number): boolean {
   if (!completed(results)) return false;
   const file = join(results, RUN_FILES.config);
@@ -88,7 +107,7 @@ function keptMatches(results: string, arm: SweepArm, seed: number): boolean {
   const now = loadConfig({ file: arm.config, set: [...arm.set, `seed=${seed}`] });
   try {
     const kept = resolveConfig(YAML.parse(readFileSync(file, "utf8")), file);
-    return unsafeChanges(kept, now).length === 0;
+    return unsafeChanges(inThisCheckout(kept, now, arm.config), now).length === 0;
   } catch {
     return false; // results of a config this version no longer accepts: run it again
   }
