@@ -12,9 +12,10 @@ export function mpirunArgs(n: number, command: readonly string[], env: NodeJS.Pr
   return [
     "-np",
     String(n),
-    // More ranks than cores is allowed (slow, but it runs), and each rank's threads may use any
-    // core: mpirun would otherwise pin each rank to one.
-    ...(n > cores ? ["--oversubscribe"] : []),
+    // More ranks than mpirun's slots is allowed (it counts physical cores, which a VM may report
+    // as fewer than its CPUs; slow, but it runs), and each rank's threads may use any core:
+    // mpirun would otherwise pin each rank to one.
+    "--oversubscribe",
     "--bind-to",
     "none",
     // Every rank's compute threads share the cores.

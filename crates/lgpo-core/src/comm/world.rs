@@ -37,11 +37,12 @@ pub fn launcher_local_rank() -> Option<usize> {
 pub struct ProcessWorld {
     comm: Arc<dyn Communicator>,
     backend: &'static str,
-    #[cfg(feature = "mpi")]
-    _session: Option<super::mpi::MpiSession>,
     /// Set up on the first CUDA policy (a collective: every rank loads its policy at once).
+    /// Declared before the session, so it is dropped before MPI is finalised.
     #[cfg(feature = "nccl")]
     nccl: std::sync::Mutex<Option<Arc<dyn Communicator>>>,
+    #[cfg(feature = "mpi")]
+    _session: Option<super::mpi::MpiSession>,
 }
 
 impl ProcessWorld {
