@@ -36,17 +36,6 @@ pub fn communicator_for(device: &Device) -> Result<Option<Arc<dyn Communicator>>
     world.as_ref().map(|w| core(w.communicator_for(device))).transpose()
 }
 
-/// The device a policy loads on: a bare `cuda` means this rank's GPU (its index among the ranks
-/// on its machine) when a launcher started several ranks.
-pub fn rank_device(name: Option<&str>) -> Option<String> {
-    match (name, lgpo_core::comm::launcher_local_rank()) {
-        (Some("cuda"), Some(local)) if lgpo_core::comm::launcher_world_size().unwrap_or(1) > 1 => {
-            Some(format!("cuda:{local}"))
-        }
-        _ => name.map(str::to_string),
-    }
-}
-
 fn world_comm() -> Result<Arc<dyn Communicator>> {
     let world = WORLD.lock().map_err(|_| invalid("the distributed world's lock is poisoned"))?;
     world

@@ -63,7 +63,8 @@ impl Task for LoadTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
-            let device = device(crate::distributed::rank_device(self.options.device.as_deref()).as_deref())?;
+            let name = self.options.device.as_deref().map(lgpo_core::comm::rank_device);
+            let device = device(name.as_deref())?;
             let dtype = dtype(self.options.dtype.as_deref(), &device)?;
             let train: TrainConfig = match self.options.train.take() {
                 Some(v) => from_json(v, "train config")?,

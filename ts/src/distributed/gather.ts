@@ -58,21 +58,3 @@ export async function gatherRows(
   const all = await gatherByIndex(world, flat, flatIndices, size, what);
   return lengths.map((n, i) => all.slice(offsets[i]!, offsets[i]! + n));
 }
-
-/**
- * The `parts` ranges of `[0, items)` that one rank of `size` owns: its `1/size` slice of each of
- * the given consecutive ranges (minibatches), so that every minibatch is split over all ranks.
- * Throws when a range does not split evenly.
- */
-export function rankShare(
-  ranges: readonly (readonly [number, number])[],
-  rank: number,
-  size: number,
-): [number, number][] {
-  return ranges.map(([first, end]) => {
-    const n = end - first;
-    if (n % size !== 0) throw new RangeError(`a minibatch of ${n} groups does not split over ${size} ranks`);
-    const per = n / size;
-    return [first + rank * per, first + (rank + 1) * per];
-  });
-}

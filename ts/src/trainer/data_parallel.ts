@@ -5,7 +5,7 @@
  */
 import { ConfigError } from "../config/load.js";
 import type { RunConfig } from "../config/schema.js";
-import { gatherByIndex, gatherRows, rankShare } from "../distributed/gather.js";
+import { gatherByIndex, gatherRows } from "../distributed/gather.js";
 import type { World } from "../distributed/world.js";
 import type { RolloutBatch, RolloutGroup } from "../rollout/rollout.js";
 import { splitGroups } from "./updates.js";
@@ -43,6 +43,23 @@ export function planShare(config: RunConfig, world: World): RankShare | undefine
   return { ranges, groups: ranges.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i)) };
 }
 
+/**
+ * One rank's `1/size` slice of each of the given consecutive ranges (minibatches), so that every
+ * minibatch is split over all ranks. Throws when a range does not split evenly.
+ */
+export function rankShare(
+  ranges: readonly (readonly [number, number])[],
+  rank: number,
+  size: number,
+): [number, number][] {
+  return ranges.map(([first, end]) => {
+    const n = end - first;
+    if (n % size !== 0) throw new RangeError(`a minibatch of ${n} groups does not split over ${size} ranks`);
+    const per = n / size;
+    return [first + rank * per, first + (rank + 1) * per];
+  });
+}
+
 /** What the step's metrics and the gate read, for the rank's sequences or the whole step. */
 export interface StepView {
   batch: RolloutBatch;
@@ -69,28 +86,21 @@ export async function stepView(world: World, share: RankShare, config: RunConfig
   const total = groups * g;
   const at = sampleIndices(share, g);
   const samples = local.batch.groups.flatMap((x) => x.samples);
-  const gather = (values: number[], what: string) => gatherByIndex(world, values, at, total, what);
-  const reward = await gather(
-    samples.map((s) => s.reward),
-    "rewards",
-  );
-  const score = await gather(
-    samples.map((s) => s.score),
-    "scores",
-  );
-  const status = await gather(
-    samples.map((s) => STATUS.indexOf(s.status)),
-    "reward statuses",
-  );
-  const finish = await gather(
-    samples.map((s) => FINISH.indexOf(s.finishReason)),
-    "finish reasons",
-  );
-  const advantages = await gather(local.advantages, "advantages");
-  const gated = await gather(
-    local.gated.map((x) => (x === null ? -1 : x ? 1 : 0)),
-    "gate flags",
-  );
+  // Each sample's scalars, packed into one gather: reward, score, status, finish reason,
+  // advantage, gate flag (-1: not evaluated).
+  const FIELDS = 6;
+  const packed = samples.flatMap((s, i) => [
+    s.reward,
+    s.score,
+    STATUS.indexOf(s.status),
+    FINISH.indexOf(s.finishReason),
+    local.advantages[i]!,
+    local.gated[i] === null ? -1 : local.gated[i] ? 1 : 0,
+  ]);
+  const packedAt = at.flatMap((j) => Array.from({ length: FIELDS }, (_, f) => j * FIELDS + f));
+  const all = await gatherByIndex(world, packed, packedAt, total * FIELDS, "sample statistics");
+  const field = (f: number) => Array.from({ length: total }, (_, j) => all[j * FIELDS + f]!);
+  const [reward, score, status, finish, advantages, gated] = [0, 1, 2, 3, 4, 5].map(field) as number[][];
   const entropy = await gatherRows(
     world,
     samples.map((s) => s.entropy),
@@ -109,18 +119,18 @@ export async function stepView(world: World, share: RankShare, config: RunConfig
         logprobs: [],
         entropy: entropy[i]!,
         text: "",
-        finishReason: FINISH[finish[i]!]!,
+        finishReason: FINISH[finish![i]!]!,
         unknownTokens: 0,
-        reward: reward[i]!,
-        score: score[i]!,
-        status: STATUS[status[i]!]!,
+        reward: reward![i]!,
+        score: score![i]!,
+        status: STATUS[status![i]!]!,
       };
     }),
   }));
   return {
     batch: { ...local.batch, groups: view, generated: view },
-    advantages,
-    gated: gated.map((x) => (x < 0 ? null : x === 1)),
+    advantages: advantages!,
+    gated: gated!.map((x) => (x < 0 ? null : x === 1)),
   };
 }
 

@@ -32,6 +32,19 @@ pub fn launcher_local_rank() -> Option<usize> {
         .find_map(|&name| std::env::var(name).ok()?.parse().ok())
 }
 
+/// The device a rank loads its policy on: a bare `cuda` means the rank's own GPU (its local
+/// rank) when a launcher started several ranks; any other name as given.
+pub fn rank_device(name: &str) -> String {
+    device_of_rank(name, launcher_local_rank(), launcher_world_size())
+}
+
+fn device_of_rank(name: &str, local_rank: Option<usize>, world_size: Option<usize>) -> String {
+    match (name, local_rank, world_size) {
+        ("cuda", Some(local), Some(size)) if size > 1 => format!("cuda:{local}"),
+        _ => name.to_string(),
+    }
+}
+
 /// This process's communicator for the life of the process. Dropping it finalises MPI, which a
 /// rank must do before it exits.
 pub struct ProcessWorld {
@@ -108,5 +121,19 @@ impl ProcessWorld {
         }
         let _ = device;
         Ok(self.comm.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_of_rank;
+
+    #[test]
+    fn a_bare_cuda_is_the_ranks_own_gpu_only_among_several_ranks() {
+        assert_eq!(device_of_rank("cuda", Some(3), Some(4)), "cuda:3");
+        assert_eq!(device_of_rank("cuda", Some(0), Some(1)), "cuda");
+        assert_eq!(device_of_rank("cuda", None, None), "cuda");
+        assert_eq!(device_of_rank("cuda:1", Some(3), Some(4)), "cuda:1");
+        assert_eq!(device_of_rank("cpu", Some(3), Some(4)), "cpu");
     }
 }
