@@ -1,6 +1,8 @@
 //! `lgpo-dp-check MODEL_DIR [OBJECTIVE...]`, run under `mpirun -np N`: checks that N ranks, each
 //! training on its consecutive slice of every minibatch, take the optimizer steps one process
-//! takes on the whole minibatches. Every rank also runs the single-process reference itself, then
+//! takes on the whole minibatches. The slices are even at the first step, uneven at the second
+//! and all on the last rank at the third (the other ranks hold none: what a trainer's uneven
+//! split or a minibatch of fewer groups than ranks gives). Every rank also runs the single-process reference itself, then
 //! compares gradients, metrics and weights; rank 0 prints one JSON line. Exit code 1 on a mismatch.
 //!
 //! `lgpo-dp-check --bench STEPS MODEL_DIR` times STEPS LGPO steps on the ranks' shards of
@@ -47,6 +49,21 @@ fn minibatch(step: usize) -> Minibatch {
         advantages.push([0.0, 1.0, -1.0, 0.5, -2.0][int(0, 5) as usize]);
     }
     Minibatch { sequences, advantages, old_is_current: true, ..Minibatch::default() }
+}
+
+/// Rank `rank`'s consecutive slice of `mb` at `step`: even, then uneven (the first rank a
+/// quarter), then everything on the last rank.
+fn share(mb: &Minibatch, rank: usize, size: usize, step: usize) -> Minibatch {
+    let n = mb.sequences.len();
+    // Where rank r > 0 starts (rank 0 starts at 0, the last rank ends at n).
+    let start = |r: usize| match step {
+        0 => r * n / size,
+        1 => n / 4 + (r - 1) * (n - n / 4) / (size - 1),
+        _ => 0,
+    };
+    let first = if rank == 0 { 0 } else { start(rank) };
+    let end = if rank + 1 == size { n } else { start(rank + 1) };
+    mb.select(&(first..end).collect::<Vec<_>>())
 }
 
 fn flat(tensors: &[Tensor]) -> lgpo_core::Result<Vec<f32>> {
@@ -104,7 +121,7 @@ fn run(session: &MpiSession) -> lgpo_core::Result<bool> {
         ranked.set_communicator(comm.clone());
         for step in 0..STEPS {
             let mb = minibatch(step);
-            let local = mb.shard(rank, size)?;
+            let local = share(&mb, rank, size, step);
             let grads = relative_l2(
                 &flat(&ranked.gradients(&local, &objective)?.grads)?,
                 &flat(&single.gradients(&mb, &objective)?.grads)?,

@@ -25,10 +25,21 @@ pub struct Minibatch {
 impl Minibatch {
     /// Checks that every per-sequence field lines up with `sequences` (names the bad one).
     pub fn validate(&self) -> Result<()> {
-        let n = self.sequences.len();
-        if n == 0 {
+        if self.sequences.is_empty() {
             bail_input!("minibatch: no sequences");
         }
+        self.validate_rows()
+    }
+
+    /// [`Minibatch::validate`] for a data-parallel rank's share, which may be empty (a minibatch
+    /// of fewer groups than ranks, or of uneven shares): the rank still takes part in the step's
+    /// collectives.
+    pub fn validate_share(&self) -> Result<()> {
+        self.validate_rows()
+    }
+
+    fn validate_rows(&self) -> Result<()> {
+        let n = self.sequences.len();
         if self.advantages.len() != n {
             bail_input!("minibatch.advantages has {} values for {n} sequences", self.advantages.len());
         }
@@ -70,7 +81,7 @@ impl Minibatch {
     }
 
     /// The sequences at `indices`, all fields kept in step.
-    pub(crate) fn select(&self, indices: &[usize]) -> Minibatch {
+    pub fn select(&self, indices: &[usize]) -> Minibatch {
         let pick =
             |rows: &Option<Vec<Vec<f32>>>| rows.as_ref().map(|r| indices.iter().map(|&i| r[i].clone()).collect());
         Minibatch {
@@ -103,4 +114,19 @@ pub(crate) fn padded_rows(rows: &[Vec<f32>], width: usize, device: &Device) -> R
         flat[i * width..i * width + row.len()].copy_from_slice(row);
     }
     Ok(Tensor::from_vec(flat, (rows.len(), width), device)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_minibatch_is_refused_but_an_empty_rank_share_is_not() {
+        let empty = Minibatch::default();
+        assert!(empty.validate().unwrap_err().to_string().contains("no sequences"));
+        empty.validate_share().unwrap();
+        // A share is still checked row by row.
+        let bad = Minibatch { advantages: vec![1.0], ..Minibatch::default() };
+        assert!(bad.validate_share().unwrap_err().to_string().contains("minibatch.advantages has 1 values for 0"));
+    }
 }

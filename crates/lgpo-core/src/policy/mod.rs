@@ -247,8 +247,8 @@ impl Policy {
     /// Summed, exactly normalised gradients of `objective` on `minibatch`, micro-batch by
     /// micro-batch; the parameters are not changed.
     pub fn gradients(&self, minibatch: &Minibatch, objective: &Objective) -> Result<Gradients> {
-        check_inputs_for(minibatch, objective)?;
         let distributed = self.comm.size() > 1;
+        check_inputs_for(minibatch, objective, distributed)?;
         let mut norm = Normalizer::from_lengths(minibatch.sequences.iter().map(|s| s.response.len()));
         let skip = self.config.skip_zero_advantage && objective.allows_skipping_zero_advantage();
         let evaluated: Vec<usize> =
@@ -422,9 +422,14 @@ impl Policy {
     }
 }
 
-/// Checks that `minibatch` is well formed and carries what `objective` reads.
-fn check_inputs_for(minibatch: &Minibatch, objective: &Objective) -> Result<()> {
-    minibatch.validate()?;
+/// Checks that `minibatch` is well formed and carries what `objective` reads (a data-parallel
+/// rank's share may be empty).
+fn check_inputs_for(minibatch: &Minibatch, objective: &Objective, share: bool) -> Result<()> {
+    if share {
+        minibatch.validate_share()?;
+    } else {
+        minibatch.validate()?;
+    }
     if objective.needs_old_logprobs() && minibatch.old_logprobs.is_none() && !minibatch.old_is_current {
         bail_input!("objective `{}` needs minibatch.old_logprobs (or old_is_current)", objective.name());
     }
