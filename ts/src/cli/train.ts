@@ -69,9 +69,6 @@ export async function trainCommand(o: TrainCliOptions, command: "train" | "sft" 
     return;
   }
   const world = initWorld();
-  if (world.size > 1 && command === "sft") {
-    throw new UsageError(`sft runs as one process; it was started as ${world.size} ranks`);
-  }
   const runDir = o.resume ?? o.runDir;
   const controller = new AbortController();
   let signals = 0;
@@ -122,7 +119,13 @@ function runOptions(command: Command, configHelp: string, setHelp: string): Comm
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its newest checkpoint")
     .addOption(force())
     .option("--dry-run", "print the resolved config as YAML and exit", false)
-    .addOption(offline());
+    .addOption(offline())
+    .option(
+      "--nproc <n>",
+      "data-parallel ranks on this machine: runs this command under mpirun -np N (needs lgpo built with MPI; " +
+        "docs/distributed.md)",
+      integer(1),
+    );
 }
 
 /** Adds the `train` and `sft` commands to `cli`. */
@@ -138,12 +141,6 @@ export function registerTrain(cli: Command): void {
     "YAML config (may `extends:` another); see the keys below and docs/config.md",
     "override a config key, e.g. --set trainer.steps=10 (repeatable)",
   )
-    .option(
-      "--nproc <n>",
-      "data-parallel ranks on this machine: runs this command under mpirun -np N (needs lgpo built with MPI; " +
-        "docs/distributed.md)",
-      integer(1),
-    )
     .addHelpText("after", configHelpText())
     .action((o) => trainCommand(o));
 

@@ -17,8 +17,8 @@ export interface World {
   readonly backend: string;
   /** Element-wise `op` over the ranks; `what` names the collective in a timeout error. */
   allReduce(values: readonly number[], op: ReduceOp, what: string): Promise<number[]>;
-  /** Rank 0's text on every rank. */
-  broadcastText(text: string, what: string): Promise<string>;
+  /** Rank `root`'s text (default 0) on every rank (the others' `text` is ignored). */
+  broadcastText(text: string, what: string, root?: number): Promise<string>;
   /** `work`, which waits on the other ranks inside the core (a training step), under the timeout. */
   guard<T>(work: Promise<T>, what: string): Promise<T>;
 }
@@ -54,8 +54,8 @@ class NativeWorld implements World {
     return this.guard(native().allReduce([...values], op), what);
   }
 
-  broadcastText(text: string, what: string): Promise<string> {
-    return this.guard(native().broadcastText(text, 0), what);
+  broadcastText(text: string, what: string, root = 0): Promise<string> {
+    return this.guard(native().broadcastText(text, root), what);
   }
 
   async guard<T>(work: Promise<T>, what: string): Promise<T> {

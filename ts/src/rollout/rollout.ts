@@ -7,6 +7,9 @@ import type { RunConfig } from "../config/schema.js";
 import type { PromptTemplate } from "../data/prompts.js";
 import { renderPrompt } from "../data/prompts.js";
 import { rewardReference, type Task } from "../data/tasks.js";
+import { gatherByIndex } from "../distributed/gather.js";
+import { rankSlice } from "../distributed/slice.js";
+import type { World } from "../distributed/world.js";
 import type { RewardFunction, RewardResult } from "../rewards/types.js";
 import type { Generation, Policy } from "../sdk/policy.js";
 import type { Tokenizer } from "../sdk/tokenizer.js";
@@ -124,7 +127,7 @@ function rolloutSeed(ctx: RolloutContext, step: number, attempt: number): number
  * A data-parallel rank's part of the rollout batch of `step`: every rank draws the step's B tasks
  * and generates the groups of its `share` (ranges of prompt indices), each sample drawing the
  * random stream it has in the whole batch, so the ranks' groups together are the batch one
- * process would generate. Dynamic sampling is not supported here (the trainer refuses it).
+ * process would generate. Without dynamic sampling (see {@link collectRolloutsAcrossRanks}).
  */
 export async function collectRolloutShare(
   ctx: RolloutContext,
@@ -144,6 +147,81 @@ export async function collectRolloutShare(
     rewardS += out.rewardS;
   }
   return { groups, generated: groups, extraBatches: 0, droppedGroups: 0, generateS, rewardS };
+}
+
+/** A rank's part of a dynamic-sampling rollout ({@link collectRolloutsAcrossRanks}). */
+export interface RankRollout {
+  /** The groups this rank generated, dropped ones included, in the step's order. */
+  generated: RolloutGroup[];
+  /** Each one's index among the step's generated groups (one process's order). */
+  generatedAt: number[];
+  /** Groups the step generated on all ranks. */
+  generatedTotal: number;
+  /** The generated index of each group to train on, in one process's order (B at most). */
+  kept: number[];
+  /** The rank that generated each group of `kept`. */
+  keptBy: number[];
+  extraBatches: number;
+  droppedGroups: number;
+  generateS: number;
+  rewardS: number;
+}
+
+/**
+ * DAPO's dynamic sampling across the ranks of `world`: each round every rank draws the tasks one
+ * process would draw, generates its {@link rankSlice} of them on the streams one process would
+ * use, and the ranks share which groups have unequal rewards, so every rank knows the groups one
+ * process would keep (and when to stop) while each holds only those it generated. The trainer
+ * then moves the kept groups to the ranks that train on them.
+ */
+export async function collectRolloutsAcrossRanks(
+  ctx: RolloutContext,
+  draw: (n: number) => Task[],
+  step: number,
+  world: World,
+): Promise<RankRollout> {
+  const { prompts_per_step: b, dynamic_sampling: ds } = ctx.config.rollout;
+  const out: RankRollout = {
+    generated: [],
+    generatedAt: [],
+    generatedTotal: 0,
+    kept: [],
+    keptBy: [],
+    extraBatches: 0,
+    droppedGroups: 0,
+    generateS: 0,
+    rewardS: 0,
+  };
+  for (let attempt = 0; ; attempt++) {
+    const need = b - out.kept.length;
+    const tasks = draw(need);
+    const [first, end] = rankSlice(need, world.rank, world.size);
+    const own = await rolloutTasks(ctx, tasks.slice(first, end), rolloutSeed(ctx, step, attempt), first);
+    out.generateS += own.generateS;
+    out.rewardS += own.rewardS;
+    const at = own.groups.map((_, i) => first + i);
+    // Each group's generating rank + 1 where its rewards differ, 0 where they are all equal.
+    const spread = await gatherByIndex(
+      world,
+      own.groups.map((g) => (hasSpread(g) ? world.rank + 1 : 0)),
+      at,
+      need,
+      "dynamic sampling's kept groups",
+    );
+    out.generated.push(...own.groups);
+    out.generatedAt.push(...at.map((i) => out.generatedTotal + i));
+    spread.forEach((by, i) => {
+      if (by > 0) {
+        out.kept.push(out.generatedTotal + i);
+        out.keptBy.push(by - 1);
+      }
+    });
+    out.generatedTotal += need;
+    if (out.kept.length >= b || attempt >= ds.max_extra_batches) break;
+    out.extraBatches++;
+  }
+  out.droppedGroups = out.generatedTotal - out.kept.length;
+  return out;
 }
 
 /**

@@ -3,49 +3,49 @@
  * rank generates and trains on, and the job-wide view of a step that its metrics are computed
  * from, so that N ranks log the metrics one process would (the gradients are reduced in the core).
  */
-import { ConfigError } from "../config/load.js";
 import type { RunConfig } from "../config/schema.js";
 import { gatherByIndex, gatherRows } from "../distributed/gather.js";
+import { rankSlice } from "../distributed/slice.js";
 import type { World } from "../distributed/world.js";
 import type { RolloutBatch, RolloutGroup } from "../rollout/rollout.js";
 import { splitGroups } from "./updates.js";
 
-/** A rank's prompts of every step. */
+/** Where a rank's groups sit in a step, in one process's numbering. */
 export interface RankShare {
-  /** Ranges of the step's prompt indices, one per minibatch. */
+  /** Ranges of the step's trained groups, one per minibatch (some may be empty). */
   ranges: [number, number][];
-  /** The step-wide index of each of the rank's groups, in the rank's order. */
+  /** The step-wide index of each of the rank's trained groups, in the rank's order. */
   groups: number[];
+  /** Groups the step trains on, on all ranks (B without dynamic sampling). */
+  total: number;
+  /**
+   * Dynamic sampling: each of the rank's generated groups' index among the step's generated
+   * groups, their count, and the generated index of each trained group. Absent: the generated
+   * groups are the trained ones.
+   */
+  generated?: { at: number[]; total: number; kept: number[] };
+}
+
+/** The share made of the given ranges of a step of `total` trained groups. */
+export function shareOf(ranges: [number, number][], total: number): RankShare {
+  return { ranges, groups: ranges.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i)), total };
 }
 
 /**
- * The share of `world.rank`: its `1/size` of each minibatch, so that the core's per-minibatch
- * reduction sees the minibatch one process would. `undefined` for one process. Throws a
- * ConfigError when the config cannot be split.
+ * The share of `world.rank` in a step without dynamic sampling: its slice of each minibatch, so
+ * that the core's per-minibatch reduction sees the minibatch one process would. `undefined` for
+ * one process. (With dynamic sampling the share is made each step: {@link regroupKept}.)
  */
 export function planShare(config: RunConfig, world: World): RankShare | undefined {
   if (world.size === 1) return undefined;
-  const r = config.rollout;
-  if (r.dynamic_sampling.enabled) {
-    throw new ConfigError(
-      `rollout.dynamic_sampling: not supported with ${world.size} ranks yet (each rank would redraw on its own); run one process`,
-    );
-  }
-  const minibatches = splitGroups(r.prompts_per_step, config.trainer.n_updates);
-  const uneven = minibatches.find(([a, b]) => (b - a) % world.size !== 0);
-  if (uneven) {
-    throw new ConfigError(
-      `rollout.prompts_per_step ${r.prompts_per_step} / trainer.n_updates ${config.trainer.n_updates}: a minibatch of ` +
-        `${uneven[1] - uneven[0]} prompts does not split over ${world.size} ranks; choose sizes divisible by the ranks`,
-    );
-  }
-  const ranges = rankShare(minibatches, world.rank, world.size);
-  return { ranges, groups: ranges.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i)) };
+  const b = config.rollout.prompts_per_step;
+  return shareOf(rankShare(splitGroups(b, config.trainer.n_updates), world.rank, world.size), b);
 }
 
 /**
- * One rank's `1/size` slice of each of the given consecutive ranges (minibatches), so that every
- * minibatch is split over all ranks. Throws when a range does not split evenly.
+ * One rank's slice of each of the given consecutive ranges (minibatches), so that every minibatch
+ * is split over all ranks in rank order ({@link rankSlice}: uneven where a range does not divide,
+ * empty where it has fewer groups than ranks).
  */
 export function rankShare(
   ranges: readonly (readonly [number, number])[],
@@ -53,10 +53,17 @@ export function rankShare(
   size: number,
 ): [number, number][] {
   return ranges.map(([first, end]) => {
-    const n = end - first;
-    if (n % size !== 0) throw new RangeError(`a minibatch of ${n} groups does not split over ${size} ranks`);
-    const per = n / size;
-    return [first + rank * per, first + (rank + 1) * per];
+    const [a, b] = rankSlice(end - first, rank, size);
+    return [first + a, first + b];
+  });
+}
+
+/** The rank's minibatches as ranges of its own groups (what `updatePolicy` cuts its sequences by). */
+export function localParts(share: RankShare): [number, number][] {
+  let at = 0;
+  return share.ranges.map(([a, b]) => {
+    at += b - a;
+    return [at - (b - a), at];
   });
 }
 
@@ -70,45 +77,46 @@ export interface StepView {
 const STATUS = ["ok", "error", "timeout"] as const;
 const FINISH = ["stop", "length"] as const;
 
-/** The step-wide sample indices of a rank's samples, in the rank's order. */
-export function sampleIndices(share: RankShare, groupSize: number): number[] {
-  return share.groups.flatMap((g) => Array.from({ length: groupSize }, (_, k) => g * groupSize + k));
+/** The step-wide sample indices of the samples of the given step-wide groups, in order. */
+export function sampleIndices(groups: readonly number[], groupSize: number): number[] {
+  return groups.flatMap((g) => Array.from({ length: groupSize }, (_, k) => g * groupSize + k));
 }
 
 /**
- * The whole step from every rank's part: each sample's reward, score, status, finish reason,
- * length, token entropies, advantage and gate flag, at its step-wide index. The samples carry
- * only what the metrics read (their tokens are placeholders of the right length).
+ * The whole step from every rank's part: each generated sample's reward, score, status, finish
+ * reason, length and token entropies, and each trained sample's advantage and gate flag, at its
+ * step-wide index. The samples carry only what the metrics read (their tokens are placeholders of
+ * the right length).
  */
 export async function stepView(world: World, share: RankShare, config: RunConfig, local: StepView): Promise<StepView> {
   const g = config.rollout.group_size;
-  const groups = config.rollout.prompts_per_step;
-  const total = groups * g;
-  const at = sampleIndices(share, g);
-  const samples = local.batch.groups.flatMap((x) => x.samples);
-  // Each sample's scalars, packed into one gather: reward, score, status, finish reason,
-  // advantage, gate flag (-1: not evaluated).
-  const FIELDS = 6;
-  const packed = samples.flatMap((s, i) => [
-    s.reward,
-    s.score,
-    STATUS.indexOf(s.status),
-    FINISH.indexOf(s.finishReason),
-    local.advantages[i]!,
-    local.gated[i] === null ? -1 : local.gated[i] ? 1 : 0,
-  ]);
-  const packedAt = at.flatMap((j) => Array.from({ length: FIELDS }, (_, f) => j * FIELDS + f));
-  const all = await gatherByIndex(world, packed, packedAt, total * FIELDS, "sample statistics");
-  const field = (f: number) => Array.from({ length: total }, (_, j) => all[j * FIELDS + f]!);
-  const [reward, score, status, finish, advantages, gated] = [0, 1, 2, 3, 4, 5].map(field) as number[][];
+  const gen = share.generated ?? { at: share.groups, total: share.total, kept: undefined };
+  const [genAt, keptAt] = [sampleIndices(gen.at, g), sampleIndices(share.groups, g)];
+  const [genTotal, keptTotal] = [gen.total * g, share.total * g];
+  const samples = local.batch.generated.flatMap((x) => x.samples);
+  // One gather: per generated sample reward, score, status, finish reason; then per trained
+  // sample advantage and gate flag (-1: not evaluated).
+  const [GEN, KEPT] = [4, 2];
+  const packed = [
+    ...samples.flatMap((s) => [s.reward, s.score, STATUS.indexOf(s.status), FINISH.indexOf(s.finishReason)]),
+    ...local.advantages.flatMap((a, i) => [a, local.gated[i] === null ? -1 : local.gated[i] ? 1 : 0]),
+  ];
+  const packedAt = [
+    ...genAt.flatMap((j) => Array.from({ length: GEN }, (_, f) => j * GEN + f)),
+    ...keptAt.flatMap((j) => Array.from({ length: KEPT }, (_, f) => genTotal * GEN + j * KEPT + f)),
+  ];
+  const all = await gatherByIndex(world, packed, packedAt, genTotal * GEN + keptTotal * KEPT, "sample statistics");
+  const field = (f: number) => Array.from({ length: genTotal }, (_, j) => all[j * GEN + f]!);
+  const [reward, score, status, finish] = [0, 1, 2, 3].map(field) as number[][];
+  const kept = (f: number) => Array.from({ length: keptTotal }, (_, j) => all[genTotal * GEN + j * KEPT + f]!);
   const entropy = await gatherRows(
     world,
     samples.map((s) => s.entropy),
-    at,
-    total,
+    genAt,
+    genTotal,
     "token entropies",
   );
-  const view: RolloutGroup[] = Array.from({ length: groups }, (_, p) => ({
+  const generated: RolloutGroup[] = Array.from({ length: gen.total }, (_, p) => ({
     task: undefined as never,
     prompt: "",
     samples: Array.from({ length: g }, (_, k) => {
@@ -128,9 +136,9 @@ export async function stepView(world: World, share: RankShare, config: RunConfig
     }),
   }));
   return {
-    batch: { ...local.batch, groups: view, generated: view },
-    advantages: advantages!,
-    gated: gated!.map((x) => (x < 0 ? null : x === 1)),
+    batch: { ...local.batch, groups: gen.kept ? gen.kept.map((i) => generated[i]!) : generated, generated },
+    advantages: kept(0),
+    gated: kept(1).map((x) => (x < 0 ? null : x === 1)),
   };
 }
 

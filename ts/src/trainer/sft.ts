@@ -3,12 +3,15 @@
  * cross-entropy on the response tokens of a batch of examples. It runs through the core's `pg`
  * objective with every advantage 1, whose loss −(1/N) Σ log π(y_t) is exactly that cross-entropy,
  * so SFT and RL share one training path, and the run directory, checkpoints, eval, resume and
- * signals of RL training.
+ * signals of RL training. In a data-parallel job each rank trains on its slice of every batch and
+ * the core reduces the token-mean over the whole batch, so the ranks take one process's steps.
  */
 import { ConfigError } from "../config/load.js";
 import type { RunConfig } from "../config/schema.js";
 import { PromptStream, ListSource } from "../data/prompt_stream.js";
 import { loadSftExamples, type SftExample } from "../data/sft_examples.js";
+import { rankSlice } from "../distributed/slice.js";
+import { slowest } from "./data_parallel.js";
 import { openSession, type RunOptions, type RunSummary, runLength, runSteps, type Session } from "./session.js";
 
 /** The SFT objective: policy gradient with A = 1 is cross-entropy on the response tokens. */
@@ -18,13 +21,22 @@ const CROSS_ENTROPY = { name: "pg", aggregation: "token-mean" } as const;
 async function sftStep(s: Session, stream: PromptStream<SftExample>): Promise<Record<string, number>> {
   const t0 = performance.now();
   const batch = stream.take(s.config.sft.batch_size);
-  const { metrics } = await s.policy.trainStep({ sequences: batch, advantages: batch.map(() => 1) }, CROSS_ENTROPY);
+  const { world } = s;
+  const [first, end] = rankSlice(batch.length, world.rank, world.size);
+  const local = batch.slice(first, end);
+  const { metrics } = await world.guard(
+    s.policy.trainStep({ sequences: local, advantages: local.map(() => 1) }, CROSS_ENTROPY),
+    `step ${s.state.step + 1}'s update`,
+  );
   const { state } = s;
   state.nonfiniteStreak = metrics.skipped_nonfinite ? state.nonfiniteStreak + 1 : 0;
   state.step++;
   state.cursor = stream.position();
   state.optimizerSteps = s.policy.optimizerSteps;
-  const stepS = (performance.now() - t0) / 1000;
+  let stepS = (performance.now() - t0) / 1000;
+  // Across ranks: the slowest rank's time, and its seconds in the core's collectives.
+  let commS = metrics.comm_s ?? 0;
+  if (world.size > 1) [stepS, commS] = (await slowest(world, [stepS, commS])) as [number, number];
   state.wallS += stepS;
   const line: Record<string, number> = {
     step: state.step,
@@ -37,6 +49,7 @@ async function sftStep(s: Session, stream: PromptStream<SftExample>): Promise<Re
     optimizer_steps: metrics.step!,
     "skipped/nonfinite": metrics.skipped_nonfinite!,
     "time/step_s": stepS,
+    ...(world.size > 1 ? { "time/comm_s": commS } : {}),
   };
   s.logs.metrics(line as Record<string, number> & { step: number });
   return line;

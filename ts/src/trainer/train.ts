@@ -11,7 +11,13 @@ import { PromptStream, type TaskSource } from "../data/prompt_stream.js";
 import { type PromptTemplate, resolveTemplate } from "../data/prompts.js";
 import { gatherByIndex } from "../distributed/gather.js";
 import { SINGLE_PROCESS, type World } from "../distributed/world.js";
-import { collectRolloutShare, collectRollouts, type RolloutBatch, type RolloutContext } from "../rollout/rollout.js";
+import {
+  collectRolloutShare,
+  collectRollouts,
+  collectRolloutsAcrossRanks,
+  type RolloutBatch,
+  type RolloutContext,
+} from "../rollout/rollout.js";
 import type { RewardFunction } from "../rewards/types.js";
 import { GateThreshold } from "../sdk/gate_threshold.js";
 import {
@@ -33,7 +39,16 @@ import {
   type Session,
 } from "./session.js";
 import type { TrainerState } from "./state.js";
-import { injectRankFault, planShare, type RankShare, sampleIndices, slowest, stepView } from "./data_parallel.js";
+import {
+  injectRankFault,
+  localParts,
+  planShare,
+  type RankShare,
+  sampleIndices,
+  slowest,
+  stepView,
+} from "./data_parallel.js";
+import { regroupKept } from "./regroup_kept.js";
 import { gateMeans, gateMetrics, type StepGate } from "./step_gate.js";
 import { rolloutMetrics, updateMetrics } from "./step_metrics.js";
 import { trainSequences, updatePolicy } from "./updates.js";
@@ -61,7 +76,7 @@ interface Run {
   /** LGPO's τ per step (gated objectives only). */
   gate: GateThreshold | undefined;
   world: World;
-  /** This rank's prompts of each step (data-parallel jobs only). */
+  /** This rank's prompts of each step (data-parallel jobs only; with dynamic sampling each step makes its own). */
   share: RankShare | undefined;
 }
 
@@ -120,6 +135,7 @@ function meanOf(xs: readonly number[]): number {
  */
 function sampleLines(
   run: Run,
+  share: RankShare | undefined,
   batch: RolloutBatch,
   advantages: number[],
   gated: (boolean | null)[],
@@ -133,7 +149,7 @@ function sampleLines(
       if (lines.length < limit) {
         lines.push({
           step: run.state.step,
-          prompt_index: run.share ? run.share.groups[p] : p,
+          prompt_index: share ? share.groups[p] : p,
           sample: k,
           prompt: g.prompt,
           response: s.text,
@@ -188,21 +204,23 @@ function stepMetrics(
 }
 
 /** τ of the step from every sequence's ℓ̄ (a data-parallel rank's gathered from all ranks). */
-async function chooseTau(run: Run, sequences: Parameters<typeof gateMeans>[3]): Promise<StepGate> {
-  const { config, world, share } = run;
+async function chooseTau(
+  run: Run,
+  share: RankShare | undefined,
+  sequences: Parameters<typeof gateMeans>[3],
+): Promise<StepGate> {
+  const { config, world } = run;
   const local = gateMeans(run.gate!, config.data.task, run.session.tokenizer, sequences);
-  const total = config.rollout.prompts_per_step * config.rollout.group_size;
+  const g = config.rollout.group_size;
   const means = share
-    ? await gatherByIndex(world, local, sampleIndices(share, config.rollout.group_size), total, "gate statistics")
+    ? await gatherByIndex(world, local, sampleIndices(share.groups, g), share.total * g, "gate statistics")
     : local;
   return { tau: run.gate!.threshold(means), means };
 }
 
-/** One rollout step: generate, reward, advantages, (old log-probs,) updates; returns its metrics line. */
-async function trainStep(run: Run): Promise<Record<string, number>> {
-  const { config, state, world, share } = run;
-  await injectRankFault(world, state.step + 1);
-  const t0 = performance.now();
+/** The step's rollout batch, and a data-parallel rank's share of the step. */
+async function stepRollout(run: Run): Promise<{ batch: RolloutBatch; share: RankShare | undefined }> {
+  const { config, state, world } = run;
   const ctx: RolloutContext = {
     policy: run.session.policy,
     tokenizer: run.session.tokenizer,
@@ -211,22 +229,43 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
     config,
   };
   const draw = (n: number) => run.stream.take(n);
-  const batch = share
-    ? await collectRolloutShare(ctx, draw, state.step, share.ranges)
-    : await collectRollouts(ctx, draw, state.step);
+  if (!run.share) return { batch: await collectRollouts(ctx, draw, state.step), share: undefined };
+  if (config.rollout.dynamic_sampling.enabled) {
+    const rollout = await collectRolloutsAcrossRanks(ctx, draw, state.step, world);
+    return regroupKept(world, config.trainer.n_updates, rollout);
+  }
+  return { batch: await collectRolloutShare(ctx, draw, state.step, run.share.ranges), share: run.share };
+}
+
+/** One rollout step: generate, reward, advantages, (old log-probs,) updates; returns its metrics line. */
+async function trainStep(run: Run): Promise<Record<string, number>> {
+  const { config, state, world } = run;
+  await injectRankFault(world, state.step + 1);
+  const t0 = performance.now();
+  const { batch, share } = await stepRollout(run);
   const { sequences, advantages } = trainSequences(batch, config.rollout);
   const klDue = run.initial !== undefined && (state.step + 1) % config.trainer.kl_to_initial_every === 0;
   const kl = klDue ? await klToInitial(run.session.policy, run.initial!, sequences, config, world) : undefined;
-  // No sequences (dynamic sampling dropped every group): no update, so no τ either.
-  const gate = run.gate && sequences.length > 0 ? await chooseTau(run, sequences) : undefined;
+  // No sequences on any rank (dynamic sampling dropped every group): no update, so no τ either.
+  // A rank may hold none while others do: it still takes part in the step's collectives.
+  const trains = share ? share.total > 0 : sequences.length > 0;
+  const gate = run.gate && trains ? await chooseTau(run, share, sequences) : undefined;
   const objective = gate ? coreObjective(run.objective, gate.tau) : run.objective;
-  const update =
-    sequences.length > 0
-      ? await world.guard(
-          updatePolicy(run.session.policy, sequences, config.rollout.group_size, objective, run.requirements, config),
-          `step ${state.step + 1}'s updates`,
-        )
-      : { steps: [], outcomes: [], oldLogprobS: 0, oldLogprobSequences: 0, updateS: 0 };
+  const g = config.rollout.group_size;
+  const update = trains
+    ? await world.guard(
+        updatePolicy(
+          run.session.policy,
+          sequences,
+          g,
+          objective,
+          run.requirements,
+          config,
+          share ? localParts(share) : undefined,
+        ),
+        `step ${state.step + 1}'s updates`,
+      )
+    : { steps: [], outcomes: [], oldLogprobS: 0, oldLogprobSequences: 0, updateS: 0 };
   for (const m of update.steps) {
     state.nonfiniteStreak = m.skipped_nonfinite ? state.nonfiniteStreak + 1 : 0;
   }
@@ -257,9 +296,9 @@ async function trainStep(run: Run): Promise<Record<string, number>> {
   run.session.logs.metrics(metrics as Record<string, number> & { step: number });
   const every = config.logging.samples_every;
   if (every > 0 && state.step % every === 0 && config.logging.samples_per_step > 0) {
-    const at = share ? sampleIndices(share, config.rollout.group_size) : undefined;
+    const at = share ? sampleIndices(share.groups, g) : undefined;
     const means = gate && at ? at.map((i) => gate.means[i]!) : gate?.means;
-    run.session.logs.samples(sampleLines(run, batch, advantages, gated, means));
+    run.session.logs.samples(sampleLines(run, share, batch, advantages, gated, means));
   }
   return metrics;
 }

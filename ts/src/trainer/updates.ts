@@ -63,7 +63,11 @@ export function splitGroups(groups: number, parts: number): [number, number][] {
   return out;
 }
 
-/** Runs the optimizer steps of one rollout batch; `sequences` hold `groupSize` samples per group, group after group. */
+/**
+ * Runs the optimizer steps of one rollout batch; `sequences` hold `groupSize` samples per group,
+ * group after group. `parts`: the minibatches as ranges of groups, for a data-parallel rank
+ * (its slices of the step's minibatches, some maybe empty); default: `trainer.n_updates` even ones.
+ */
 export async function updatePolicy(
   policy: Policy,
   sequences: readonly TrainSequence[],
@@ -71,11 +75,11 @@ export async function updatePolicy(
   objective: ObjectiveConfig,
   requirements: ObjectiveRequirements,
   config: RunConfig,
+  parts: readonly (readonly [number, number])[] = splitGroups(sequences.length / groupSize, config.trainer.n_updates),
 ): Promise<UpdateResult> {
   let oldLogprobS = 0;
   let oldLogprobSequences = 0;
   let old: number[][] | undefined;
-  const parts = splitGroups(sequences.length / groupSize, config.trainer.n_updates);
   const source = config.trainer.old_logprobs;
   if (requirements.needsOldLogprobs) {
     if (source === "generation") {

@@ -1,0 +1,17 @@
+/**
+ * How a list is cut over the ranks: each rank takes a consecutive slice, in rank order, as even
+ * as the length allows (the core expects a minibatch's shares in rank order: docs/distributed.md).
+ */
+
+/** Rank `rank`'s slice `[first, end)` of `n` items over `size` ranks (empty when n < size for some). */
+export function rankSlice(n: number, rank: number, size: number): [number, number] {
+  return [Math.floor((rank * n) / size), Math.floor(((rank + 1) * n) / size)];
+}
+
+/** The rank whose {@link rankSlice} of `n` items holds item `i`. */
+export function sliceOwner(n: number, i: number, size: number): number {
+  for (let r = 0; r < size; r++) {
+    if (i < rankSlice(n, r, size)[1]) return r;
+  }
+  throw new RangeError(`item ${i} of ${n} is outside the list`);
+}
