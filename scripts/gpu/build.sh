@@ -10,10 +10,10 @@
 # them in the GPU machine's Python environment (PyTorch's nvidia wheels).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-# LGPO_GPU_FEATURES=cuda,nccl adds the NCCL all-reduce check (`lgpo-gpu nccl`), linking libnccl
-# from the nvidia-nccl-cu13 wheel that setup-toolkit.sh then installs (PyTorch brings the same
-# library to the GPU machine).
-features="${LGPO_GPU_FEATURES:-cuda}"
+# The default features, cuda and nccl, include the NCCL all-reduce check (`lgpo-gpu nccl`),
+# linking libnccl from the nvidia-nccl-cu13 wheel that setup-toolkit.sh then installs (PyTorch
+# brings the same library to the GPU machine); LGPO_GPU_FEATURES=cuda builds without it.
+features="${LGPO_GPU_FEATURES:-cuda,nccl}"
 case ",$features," in *,nccl,*) export LGPO_NCCL=1 ;; esac
 "$root/scripts/gpu/setup-toolkit.sh"
 # shellcheck disable=SC1091

@@ -125,7 +125,7 @@ print(":".join(sorted({os.path.dirname(p) for base in nvidia.__path__
   step check 150 "$bin" check --device "$device" --fixtures "$root/crates/lgpo-core/tests/fixtures" --out "$out/check.json"
 
   # 2b. The data-parallel all-reduce through NCCL, as a job of one rank (one GPU runs the whole
-  #     path); only for a binary built with it (LGPO_GPU_FEATURES=cuda,nccl scripts/gpu/build.sh).
+  #     path); for a binary built with it (scripts/gpu/build.sh's default; not LGPO_GPU_FEATURES=cuda).
   #     Its table goes to run.log (the folder holds at most 8 files).
   if [ "$dry" = 0 ] && "$bin" nccl --probe >/dev/null 2>&1; then
     step nccl 60 "$bin" nccl --device "$device"

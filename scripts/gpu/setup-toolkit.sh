@@ -90,8 +90,8 @@ if [ ! -s "$stub" ]; then
   mv "$stub.tmp" "$stub"
 fi
 
-# 3b. NCCL, only when asked (LGPO_NCCL=1, which `LGPO_GPU_FEATURES=cuda,nccl scripts/gpu/build.sh`
-#     sets): the nccl feature links libnccl. The wheel's library joins the tree under the name the
+# 3b. NCCL, only when asked (LGPO_NCCL=1, which scripts/gpu/build.sh sets for its default features,
+#     not for LGPO_GPU_FEATURES=cuda): the nccl feature links libnccl. The wheel's library joins the tree under the name the
 #     linker wants; the GPU machine loads the one PyTorch installed (same soname, libnccl.so.2).
 if [ "${LGPO_NCCL:-0}" = 1 ]; then
   if ! "$venv/bin/python" -c 'import importlib.metadata as m; m.version("nvidia-nccl-cu13")' 2>/dev/null; then
