@@ -12,9 +12,10 @@
  * lgpo-dp-check (LGPO measured up to 2e-6; KL to the initial policy starts at ~1e-13 and is
  * compared with an absolute 1e-9 besides); 1e-4 for the ratio-based objectives at N_updates 2,
  * whose second update reads old log-probs from a pass over each rank's rows and whose ratios reach
- * 5.5 on this model in one update (measured 2026-12-06: GRPO up to 8.7e-6, on the loss; DAPO up to
- * 2.8e-5, on ratio/max; DAPO's first update at N_updates 1 differs by 2.4e-8 in grad_norm, so the
- * split itself adds only rounding). The weights: the L2 norm of the difference of the two runs'
+ * 5.5 on this model in one update (measured 2026-12-06 on the 2-core VM: GRPO's loss 1.2e-5, at
+ * 0.87 of the old bound whose floor is 1e-8 absolute; DAPO's ratio/max 2.8e-5; DAPO's first
+ * update at N_updates 1 differs by 2.4e-8 in grad_norm, so the split itself adds only
+ * rounding). The weights: the L2 norm of the difference of the two runs'
  * changes over their change, below 1e-4 (the core's bound; measured 1.9e-6 to 2.2e-5). The largest
  * single element's gap is no bound: it sits at ~1e-4 of the largest change already for LGPO.
  *

@@ -14,7 +14,7 @@ import { resolveConfig } from "../../../ts/src/config/load.js";
 import type { RunConfig } from "../../../ts/src/config/schema.js";
 import { resolveTemplate } from "../../../ts/src/data/prompts.js";
 import type { Task } from "../../../ts/src/data/tasks.js";
-import { rankSlice, sliceOwner } from "../../../ts/src/distributed/slice.js";
+import { rankSlice } from "../../../ts/src/distributed/slice.js";
 import { defineReward } from "../../../ts/src/rewards/custom.js";
 import type { RewardFunction } from "../../../ts/src/rewards/types.js";
 import {
@@ -112,8 +112,6 @@ describe("rank slices", () => {
       [0, 1],
       [1, 2],
     ]);
-    expect([0, 1, 2, 3, 4, 5, 6].map((i) => sliceOwner(7, i, 3))).toEqual([0, 0, 1, 1, 2, 2, 2]);
-    expect(() => sliceOwner(7, 7, 3)).toThrow(/outside/);
     expect(rankShare(splitGroups(6, 2), 1, 4)).toEqual([
       [0, 1],
       [3, 4],

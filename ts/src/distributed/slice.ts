@@ -7,11 +7,3 @@
 export function rankSlice(n: number, rank: number, size: number): [number, number] {
   return [Math.floor((rank * n) / size), Math.floor(((rank + 1) * n) / size)];
 }
-
-/** The rank whose {@link rankSlice} of `n` items holds item `i`. */
-export function sliceOwner(n: number, i: number, size: number): number {
-  for (let r = 0; r < size; r++) {
-    if (i < rankSlice(n, r, size)[1]) return r;
-  }
-  throw new RangeError(`item ${i} of ${n} is outside the list`);
-}

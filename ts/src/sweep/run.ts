@@ -79,10 +79,6 @@ function completed(dir: string): boolean {
 }
 
 /**
- * Whether the results kept in `results` are those of `arm` at `seed` as the plan says it now: a
- * kept run whose config differs (outside what a resume may change) is run again.
- */
-/**
  * `kept` with its model path taken as `now`'s where both name the same checkpoint below their own
  * checkout: results committed from one clone (say /work/a) are kept in another (/home/b/lgpo).
  * The checkout's root is taken as the deepest folder holding both the arm's config and the model.
@@ -100,6 +96,10 @@ function inThisCheckout(kept: RunConfig, now: RunConfig, armConfig: string): Run
   return same ? { ...kept, model: { ...kept.model, path: b } } : kept;
 }
 
+/**
+ * Whether the results kept in `results` are those of `arm` at `seed` as the plan says it now: a
+ * kept run whose config differs (outside what a resume may change) is run again.
+ */
 function keptMatches(results: string, arm: SweepArm, seed: number): boolean {
   if (!completed(results)) return false;
   const file = join(results, RUN_FILES.config);

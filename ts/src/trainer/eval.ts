@@ -11,6 +11,7 @@ import type { Policy } from "../sdk/policy.js";
 import type { Tokenizer } from "../sdk/tokenizer.js";
 import { hashSeed } from "../util/random.js";
 import { gatherByIndex } from "../distributed/gather.js";
+import { rankSlice } from "../distributed/slice.js";
 import { SINGLE_PROCESS, type World } from "../distributed/world.js";
 
 /** Sampling settings of one benchmark. */
@@ -55,8 +56,7 @@ async function solvedFractions(
   world: World,
 ): Promise<number[]> {
   const perCall = Math.max(1, Math.floor(sampling.batchSize / n));
-  const lo = Math.floor((world.rank * promptIds.length) / world.size);
-  const hi = Math.floor(((world.rank + 1) * promptIds.length) / world.size);
+  const [lo, hi] = rankSlice(promptIds.length, world.rank, world.size);
   const solved: number[] = [];
   for (let first = lo; first < hi; first += perCall) {
     const prompts = promptIds.slice(first, Math.min(first + perCall, hi));
